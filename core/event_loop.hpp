@@ -1,0 +1,93 @@
+// One event loop per thread: fd callbacks, timers, and post() for other threads.
+//
+// Thread rules: an EventLoop is owned by the thread that calls run(). Every
+// method must be called in that thread, except post() and stop(), which any
+// thread may call; they wake the loop through an eventfd (a pipe on kqueue
+// systems).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <queue>
+#include <vector>
+
+#include "poller.hpp"
+#include "unique_fd.hpp"
+
+namespace pb {
+
+using Clock = std::chrono::steady_clock;
+
+class EventLoop {
+public:
+    using IoHandler = std::function<void(uint32_t mask)>;
+    using Task = std::function<void()>;
+    using TimerId = uint64_t;
+
+    EventLoop();
+    ~EventLoop();
+    EventLoop(const EventLoop&) = delete;
+    EventLoop& operator=(const EventLoop&) = delete;
+
+    // Registers `fd` for `mask` (kReadable/kWritable/kExclusive); the handler runs
+    // in the loop with the ready mask. One handler per fd.
+    void watch(int fd, uint32_t mask, IoHandler handler);
+    // Changes the interest set of a watched fd (no-op when unchanged).
+    void update(int fd, uint32_t mask);
+    // Stops watching; call before closing the fd.
+    void unwatch(int fd);
+    uint32_t interest(int fd) const;
+
+    TimerId run_after(Clock::duration delay, Task task);
+    TimerId run_every(Clock::duration period, Task task);
+    void cancel(TimerId id);
+
+    // Runs until stop(). Returns after the current iteration finishes.
+    void run();
+    // Any thread. Makes run() return.
+    void stop();
+    // Any thread. Runs `task` in the loop thread on its next iteration.
+    void post(Task task);
+
+    // The time of the current iteration, read once per wake-up.
+    Clock::time_point now() const { return now_; }
+    uint64_t wakeups() const { return wakeups_; }
+
+private:
+    struct Timer {
+        Clock::time_point when;
+        TimerId id;
+        Clock::duration period;  // zero: one-shot
+        bool operator>(const Timer& o) const { return when > o.when; }
+    };
+
+    void wake();
+    void drain_wakeup();
+    void run_posted();
+    void run_timers();
+    int next_timeout_ms() const;
+
+    Poller poller_;
+    std::vector<IoHandler> handlers_;  // indexed by fd, like redis ae's events[]
+    std::vector<uint32_t> masks_;
+    std::vector<IoHandler> retired_;  // unwatched this iteration; freed after it
+    UniqueFd wake_read_;
+    UniqueFd wake_write_;  // same fd as wake_read_ for an eventfd
+
+    std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
+    std::vector<std::pair<TimerId, Task>> timer_tasks_;  // small; linear lookup
+    TimerId next_timer_id_ = 1;
+
+    std::mutex posted_mutex_;
+    std::vector<Task> posted_;
+    std::atomic<bool> wake_pending_{false};
+    std::atomic<bool> stopping_{false};
+
+    Clock::time_point now_ = Clock::now();
+    uint64_t wakeups_ = 0;
+};
+
+}  // namespace pb

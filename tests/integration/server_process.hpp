@@ -1,0 +1,68 @@
+// Starts a server binary as a child process on 127.0.0.1:0 and reads the port
+// from its "listening HOST:PORT" line. Its stderr goes to a file, so a test can
+// look for sanitizer reports after it exits.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pbtest {
+
+using namespace std::chrono_literals;
+
+// Absolute path of a built binary ("server-single", "loadgen", ...).
+std::string bin_path(const std::string& name);
+
+struct SpawnOptions {
+    long rlimit_nofile = 0;  // > 0: RLIMIT_NOFILE for the child
+    std::chrono::milliseconds start_timeout = 10s;
+};
+
+class ServerProcess {
+public:
+    ServerProcess(const std::string& binary, std::vector<std::string> args = {},
+                  SpawnOptions spawn = {});
+    ~ServerProcess();  // SIGKILLs a child still running
+    ServerProcess(const ServerProcess&) = delete;
+    ServerProcess& operator=(const ServerProcess&) = delete;
+
+    uint16_t port() const { return port_; }
+    pid_t pid() const { return pid_; }
+    const std::string& binary() const { return binary_; }
+
+    // Sends `sig` and waits. Returns the exit status, 128+signal if it died of
+    // a signal, or -1 if it did not exit within `timeout` (it is then killed).
+    int stop(int sig = SIGTERM_VALUE, std::chrono::milliseconds timeout = 20s);
+    // Waits without signalling (for a child expected to exit by itself).
+    int wait(std::chrono::milliseconds timeout);
+    bool running();
+
+    std::string stderr_text() const;
+    // True if the child printed an ASan/UBSan/TSan/LSan report.
+    bool sanitizer_report() const;
+
+    // From /proc/<pid>: open descriptors, threads, resident KiB, CPU seconds.
+    size_t open_fds() const;
+    size_t threads() const;
+    long rss_kb() const;
+    double cpu_seconds() const;
+
+    static constexpr int SIGTERM_VALUE = 15;
+
+private:
+    std::string binary_;
+    std::string stderr_path_;
+    pid_t pid_ = -1;
+    uint16_t port_ = 0;
+    int exit_code_ = -2;
+};
+
+// Stops the server with SIGTERM and checks what every test wants: exit 0 and
+// no sanitizer report.
+void stop_cleanly(ServerProcess& server);
+
+}  // namespace pbtest
