@@ -1,0 +1,111 @@
+#include "client_socket.hpp"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#ifdef __linux__
+// linux/tcp.h has the full struct tcp_info (segs_in/segs_out); glibc's
+// netinet/tcp.h stops short of them. The two headers clash, so only this file
+// includes the kernel one.
+#include <linux/tcp.h>
+#else
+#include <netinet/tcp.h>
+#endif
+
+namespace pb::loadgen {
+
+Endpoint resolve(const std::string& host, uint16_t port) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    std::string service = std::to_string(port);
+    int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found);
+    if (rc != 0) throw std::runtime_error("cannot resolve " + host + ": " + ::gai_strerror(rc));
+    Endpoint ep;
+    std::memcpy(&ep.addr, found->ai_addr, found->ai_addrlen);
+    ep.len = found->ai_addrlen;
+    ep.family = found->ai_family;
+    ::freeaddrinfo(found);
+    return ep;
+}
+
+ConnectStatus start_connect(const Endpoint& to, bool nodelay, UniqueFd& fd, int& error) {
+    fd.reset(::socket(to.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) {
+        error = errno;
+        return ConnectStatus::kFailed;
+    }
+    int one = nodelay ? 1 : 0;
+    ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    for (;;) {
+        if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&to.addr), to.len) == 0)
+            return ConnectStatus::kConnected;
+        if (errno == EINTR) continue;
+        if (errno == EINPROGRESS) return ConnectStatus::kInProgress;
+        // Loopback refuses (ECONNREFUSED) or runs out of ports (EADDRNOTAVAIL)
+        // right inside connect().
+        error = errno;
+        fd.reset();
+        return ConnectStatus::kFailed;
+    }
+}
+
+int connect_result(int fd) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+    return err;
+}
+
+bool read_tcp_counters(int fd, TcpCounters& out) {
+#ifdef __linux__
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return false;
+    out.segs_out = info.tcpi_segs_out;
+    out.segs_in = info.tcpi_segs_in;
+    out.retransmits = info.tcpi_total_retrans;
+    out.connections = 1;
+    return true;
+#else
+    (void)fd;
+    (void)out;
+    return false;
+#endif
+}
+
+void quickack(int fd) {
+#ifdef TCP_QUICKACK
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+#else
+    (void)fd;
+#endif
+}
+
+void cork(int fd, bool on) {
+    int v = on ? 1 : 0;
+#ifdef TCP_CORK
+    ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof v);
+#elif defined(TCP_NOPUSH)
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NOPUSH, &v, sizeof v);
+#else
+    (void)fd;
+    (void)v;
+#endif
+}
+
+void linger_rst(int fd) {
+    linger lg{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+}
+
+}  // namespace pb::loadgen

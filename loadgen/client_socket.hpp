@@ -1,0 +1,43 @@
+// Client-side socket pieces the load generator needs without exceptions: core's
+// connect_tcp() throws, which is right for setup but not for a refused connection
+// in the middle of a run, where it is one more counted error.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+
+#include "run_stats.hpp"
+#include "unique_fd.hpp"
+
+namespace pb::loadgen {
+
+struct Endpoint {
+    sockaddr_storage addr{};
+    socklen_t len = 0;
+    int family = 0;
+};
+
+// Resolves host:port once, before the run. Throws std::runtime_error.
+Endpoint resolve(const std::string& host, uint16_t port);
+
+enum class ConnectStatus { kConnected, kInProgress, kFailed };
+
+// A non-blocking socket (TCP_NODELAY set as asked) and connect(). On kFailed,
+// `error` holds errno and `fd` is closed.
+ConnectStatus start_connect(const Endpoint& to, bool nodelay, UniqueFd& fd, int& error);
+
+// After a non-blocking connect reported writable: 0 when connected, else the errno.
+int connect_result(int fd);
+
+// Segment counters of a connected socket (Linux TCP_INFO; false elsewhere).
+bool read_tcp_counters(int fd, TcpCounters& out);
+
+// Best-effort socket options on the hot path: failure is ignored, since it can
+// only mean the connection is already dead and the next read will say so.
+void quickack(int fd);
+void cork(int fd, bool on);
+void linger_rst(int fd);
+
+}  // namespace pb::loadgen

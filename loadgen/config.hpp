@@ -1,0 +1,103 @@
+// What one load generator run does: the target, the load model, the workload and
+// the TCP knobs. parse_args() builds it from a wrk-style command line; the bench
+// harness may fill it directly.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pb::loadgen {
+
+enum class Protocol { kFrame, kHttp };
+enum class Arrival { kUniform, kPoisson };
+enum class CloseMode { kFin, kRst };
+// How one request reaches the socket: one write(); two write()s (the
+// write-write-read pattern that meets Nagle + delayed ACK); one writev() of the
+// two pieces; or the two writes between TCP_CORK on and off.
+enum class WriteMode { kSingle, kSplit, kWritev, kCork };
+
+const char* to_string(Protocol p);
+const char* to_string(Arrival a);
+const char* to_string(CloseMode c);
+const char* to_string(WriteMode w);
+
+using Duration = std::chrono::nanoseconds;
+
+struct Config {
+    // Target.
+    std::string host = "127.0.0.1";
+    uint16_t port = 0;
+
+    // Load model.
+    int connections = 10;
+    int threads = 1;  // clamped to `connections`
+    Duration duration = std::chrono::seconds(10);
+    Duration warmup = Duration::zero();  // load that is applied but not recorded
+    Duration timeout = std::chrono::seconds(2);  // per request, and per connect
+    double rate = 0.0;  // requests/s over all connections; 0: closed loop
+    Arrival arrival = Arrival::kUniform;
+    // Requests in flight per connection: kept full in a closed loop; a cap in an
+    // open loop (a send that comes due at the cap waits, its latency still
+    // counted from the intended time).
+    int pipeline = 1;
+    bool connect_per_request = false;
+    CloseMode close = CloseMode::kFin;
+
+    // Workload.
+    Protocol protocol = Protocol::kFrame;
+    uint32_t request_size = 0;             // request body bytes
+    std::optional<uint32_t> response_size;  // unset: 13 bytes ("Hello, World!" in http)
+    uint32_t spin_us = 0;
+    uint32_t sleep_us = 0;
+    double slow_fraction = 0.0;  // share of requests that sleep slow_sleep_us instead
+    uint32_t slow_sleep_us = 0;
+    std::string path = "/";  // http only: the path before the query string
+
+    // TCP knobs.
+    bool nodelay = true;
+    WriteMode write_mode = WriteMode::kSingle;
+    uint32_t split_at = 0;  // first piece for split/writev/cork; 0: header|body boundary
+    bool quickack = false;
+
+    // Checks and reporting.
+    bool verify = true;  // false: check framing, ids and status only, not payload bytes
+    bool allow_errors = false;
+    Duration max_lateness = std::chrono::milliseconds(1);  // p99 send lateness bound
+    uint64_t seed = 1;
+    std::vector<int> cpus;  // pin thread i to cpus[i % size]; empty: no pinning
+    std::string json_path;
+    bool quiet = false;  // no human summary
+
+    bool open_loop() const { return rate > 0.0; }
+    // The reply body the workload asks for, in bytes.
+    uint32_t reply_bytes() const { return response_size.value_or(13); }
+};
+
+// Bad command line or config. what() is the message for the user.
+class ArgsError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// --help or --version: what() is the text to print, and it is not an error.
+class HelpRequested : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Parses the arguments after the program name ("127.0.0.1:8080", "-c", "64", ...).
+// Throws ArgsError or HelpRequested.
+Config parse_args(const std::vector<std::string>& args);
+
+// Rejects contradictory or out-of-range settings. Throws ArgsError.
+void validate(const Config& config);
+
+// "500ms", "2s", "1m", "1h", "250us", "3" (seconds). Throws ArgsError.
+Duration parse_duration(const std::string& text);
+std::string format_duration(Duration d);
+
+}  // namespace pb::loadgen

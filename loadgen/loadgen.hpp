@@ -1,0 +1,28 @@
+// The load generator as a library: the bench harness and the `loadgen` command
+// both go through here.
+//
+//   pb::loadgen::Config config = pb::loadgen::parse_args({"127.0.0.1:8080", "-c", "64"});
+//   pb::loadgen::Result result = pb::loadgen::run(config);
+//   std::string json = pb::loadgen::to_json(result);
+//
+// run() blocks for warm-up + duration (+ a drain of at most --timeout), using
+// config.threads threads of its own, each with its own epoll loop and its share
+// of the connections; their stats are merged after join. Setup failures (a host
+// that does not resolve, no epoll) throw; everything that goes wrong with a
+// connection or a reply is counted in Result::stats.errors instead.
+#pragma once
+
+#include "config.hpp"
+#include "histogram.hpp"
+#include "result.hpp"
+#include "run_stats.hpp"
+
+namespace pb::loadgen {
+
+Result run(const Config& config);
+
+// The command's exit status for a finished run: 0, or 1 when requests failed
+// and config.allow_errors is off.
+int exit_status(const Result& result);
+
+}  // namespace pb::loadgen

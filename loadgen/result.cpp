@@ -1,0 +1,437 @@
+#include "result.hpp"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <thread>
+
+#include "socket.hpp"
+
+namespace pb::loadgen {
+namespace {
+
+struct Percentile {
+    const char* key;
+    double value;
+};
+constexpr Percentile kPercentiles[] = {{"p50", 50.0},     {"p75", 75.0},      {"p90", 90.0},
+                                       {"p99", 99.0},     {"p99.9", 99.9},    {"p99.99", 99.99},
+                                       {"p99.999", 99.999}};
+
+std::string read_cpu_model() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("model name", 0) == 0) {
+            auto colon = line.find(':');
+            if (colon != std::string::npos) {
+                auto v = line.substr(colon + 1);
+                v.erase(0, v.find_first_not_of(' '));
+                return v;
+            }
+        }
+    }
+    return "";
+}
+
+Json host_json(const HostInfo& h) {
+    Json j = Json::object();
+    j.set("hostname", h.hostname);
+    j.set("kernel", h.kernel);
+    j.set("cpu_model", h.cpu_model);
+    j.set("cpus", h.cpus);
+    return j;
+}
+
+HostInfo host_from_json(const Json& j) {
+    HostInfo h;
+    h.hostname = j.at("hostname").as_string();
+    h.kernel = j.at("kernel").as_string();
+    h.cpu_model = j.at("cpu_model").as_string();
+    h.cpus = static_cast<int>(j.at("cpus").as_int());
+    return h;
+}
+
+Json config_json(const Config& c) {
+    Json j = Json::object();
+    j.set("target", fmt::format("{}:{}", c.host, c.port));
+    j.set("connections", c.connections);
+    j.set("threads", c.threads);
+    j.set("duration", format_duration(c.duration));
+    j.set("warmup", format_duration(c.warmup));
+    j.set("timeout", format_duration(c.timeout));
+    j.set("rate", c.rate);
+    j.set("arrival", to_string(c.arrival));
+    j.set("pipeline", c.pipeline);
+    j.set("connect_per_request", c.connect_per_request);
+    j.set("close", to_string(c.close));
+    j.set("protocol", to_string(c.protocol));
+    j.set("request_size", c.request_size);
+    j.set("response_size", c.reply_bytes());
+    j.set("response_size_given", c.response_size.has_value());
+    j.set("spin_us", c.spin_us);
+    j.set("sleep_us", c.sleep_us);
+    j.set("slow_fraction", c.slow_fraction);
+    j.set("slow_sleep_us", c.slow_sleep_us);
+    j.set("path", c.path);
+    j.set("nodelay", c.nodelay);
+    j.set("write_mode", to_string(c.write_mode));
+    j.set("split_at", c.split_at);
+    j.set("quickack", c.quickack);
+    j.set("verify", c.verify);
+    j.set("allow_errors", c.allow_errors);
+    j.set("max_lateness", format_duration(c.max_lateness));
+    j.set("seed", c.seed);
+    Json cpus = Json::array();
+    for (int cpu : c.cpus) cpus.push(cpu);
+    j.set("cpus", std::move(cpus));
+    return j;
+}
+
+Config config_from_json(const Json& j) {
+    Config c;
+    split_host_port(j.at("target").as_string(), c.host, c.port);
+    c.connections = static_cast<int>(j.at("connections").as_int());
+    c.threads = static_cast<int>(j.at("threads").as_int());
+    c.duration = parse_duration(j.at("duration").as_string());
+    c.warmup = parse_duration(j.at("warmup").as_string());
+    c.timeout = parse_duration(j.at("timeout").as_string());
+    c.rate = j.at("rate").as_double();
+    c.arrival = j.at("arrival").as_string() == "poisson" ? Arrival::kPoisson : Arrival::kUniform;
+    c.pipeline = static_cast<int>(j.at("pipeline").as_int());
+    c.connect_per_request = j.at("connect_per_request").as_bool();
+    c.close = j.at("close").as_string() == "rst" ? CloseMode::kRst : CloseMode::kFin;
+    c.protocol = j.at("protocol").as_string() == "http" ? Protocol::kHttp : Protocol::kFrame;
+    c.request_size = static_cast<uint32_t>(j.at("request_size").as_int());
+    if (j.at("response_size_given").as_bool())
+        c.response_size = static_cast<uint32_t>(j.at("response_size").as_int());
+    c.spin_us = static_cast<uint32_t>(j.at("spin_us").as_int());
+    c.sleep_us = static_cast<uint32_t>(j.at("sleep_us").as_int());
+    c.slow_fraction = j.at("slow_fraction").as_double();
+    c.slow_sleep_us = static_cast<uint32_t>(j.at("slow_sleep_us").as_int());
+    c.path = j.at("path").as_string();
+    c.nodelay = j.at("nodelay").as_bool();
+    const std::string& mode = j.at("write_mode").as_string();
+    c.write_mode = mode == "split"    ? WriteMode::kSplit
+                   : mode == "writev" ? WriteMode::kWritev
+                   : mode == "cork"   ? WriteMode::kCork
+                                      : WriteMode::kSingle;
+    c.split_at = static_cast<uint32_t>(j.at("split_at").as_int());
+    c.quickack = j.at("quickack").as_bool();
+    c.verify = j.at("verify").as_bool();
+    c.allow_errors = j.at("allow_errors").as_bool();
+    c.max_lateness = parse_duration(j.at("max_lateness").as_string());
+    c.seed = static_cast<uint64_t>(j.at("seed").as_int());
+    for (const Json& cpu : j.at("cpus").as_array()) c.cpus.push_back(static_cast<int>(cpu.as_int()));
+    return c;
+}
+
+std::string format_us(double us) {
+    if (us < 1000.0) return fmt::format("{:.2f}us", us);
+    if (us < 1'000'000.0) return fmt::format("{:.2f}ms", us / 1e3);
+    return fmt::format("{:.2f}s", us / 1e6);
+}
+
+std::string format_bytes(double bytes) {
+    if (bytes < 1024.0) return fmt::format("{:.0f}B", bytes);
+    if (bytes < 1024.0 * 1024.0) return fmt::format("{:.2f}KB", bytes / 1024.0);
+    if (bytes < 1024.0 * 1024.0 * 1024.0) return fmt::format("{:.2f}MB", bytes / 1024.0 / 1024.0);
+    return fmt::format("{:.2f}GB", bytes / 1024.0 / 1024.0 / 1024.0);
+}
+
+void summary_block(std::string& out, const char* title, const Histogram& h) {
+    if (h.empty()) return;
+    out += fmt::format("  {}\n", title);
+    out += fmt::format("    {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n", "mean", "stdev", "p50",
+                       "p90", "p99", "p99.9", "p99.99", "max");
+    out += fmt::format("    {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n", format_us(h.mean()),
+                       format_us(h.stdev()), format_us(static_cast<double>(h.value_at_percentile(50))),
+                       format_us(static_cast<double>(h.value_at_percentile(90))),
+                       format_us(static_cast<double>(h.value_at_percentile(99))),
+                       format_us(static_cast<double>(h.value_at_percentile(99.9))),
+                       format_us(static_cast<double>(h.value_at_percentile(99.99))),
+                       format_us(static_cast<double>(h.max())));
+}
+
+}  // namespace
+
+HostInfo HostInfo::current() {
+    HostInfo h;
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) == 0) h.hostname = name;
+    utsname u{};
+    if (::uname(&u) == 0) h.kernel = fmt::format("{} {}", u.sysname, u.release);
+    h.cpu_model = read_cpu_model();
+    h.cpus = static_cast<int>(std::thread::hardware_concurrency());
+    return h;
+}
+
+double Result::throughput_rps() const {
+    return duration_s > 0.0 ? static_cast<double>(stats.requests) / duration_s : 0.0;
+}
+
+bool Result::could_not_keep_up(std::string* reason) const {
+    if (!open_loop()) return false;
+    std::string why;
+    double achieved = throughput_rps();
+    if (achieved < 0.99 * target_rps)
+        why = fmt::format("achieved {:.0f} req/s, under 99% of the planned {:.0f}", achieved, target_rps);
+    int64_t bound_us = std::chrono::duration_cast<std::chrono::microseconds>(config.max_lateness).count();
+    int64_t p99 = stats.lateness.value_at_percentile(99.0);
+    if (!stats.lateness.empty() && p99 > bound_us) {
+        if (!why.empty()) why += "; ";
+        why += fmt::format("p99 send lateness {} over the {} bound", format_us(static_cast<double>(p99)),
+                           format_duration(config.max_lateness));
+    }
+    if (reason) *reason = why;
+    return !why.empty();
+}
+
+Json histogram_json(const Histogram& h) {
+    Json j = Json::object();
+    j.set("count", h.count());
+    j.set("min", h.min());
+    for (const auto& p : kPercentiles) j.set(p.key, h.value_at_percentile(p.value));
+    j.set("max", h.max());
+    j.set("mean", h.mean());
+    j.set("stdev", h.stdev());
+    Json hist = Json::object();
+    hist.set("unit", "us");
+    hist.set("lowest", Histogram::kLowest);
+    hist.set("highest", Histogram::kHighest);
+    hist.set("significant_digits", Histogram::kSignificantDigits);
+    hist.set("saturated", h.saturated());
+    Json buckets = Json::array();
+    h.for_each_bucket([&](int64_t value, int64_t count) { buckets.push(Json(Json::Array{value, count})); });
+    hist.set("buckets", std::move(buckets));
+    j.set("histogram", std::move(hist));
+    return j;
+}
+
+Histogram histogram_from_json(const Json& j) {
+    Histogram h;
+    if (j.is_null()) return h;
+    const Json& hist = j.at("histogram");
+    if (hist.at("unit").as_string() != "us" || hist.at("significant_digits").as_int() != Histogram::kSignificantDigits)
+        throw std::runtime_error("json: histogram in another unit or precision");
+    for (const Json& b : hist.at("buckets").as_array()) {
+        const auto& pair = b.as_array();
+        if (pair.size() != 2) throw std::runtime_error("json: histogram bucket is not [value, count]");
+        h.record(pair[0].as_int(), pair[1].as_int());
+    }
+    h.restore_extremes(j.at("min").as_int(), j.at("max").as_int(), hist.at("saturated").as_int());
+    return h;
+}
+
+Json to_json_value(const Result& r) {
+    const RunStats& s = r.stats;
+    Json j = Json::object();
+    j.set("schema", kSchemaName);
+    j.set("schema_version", kSchemaVersion);
+    j.set("tool", "loadgen");
+    j.set("started_at", r.started_at);
+    j.set("runs", r.runs);
+    Json hosts = Json::array();
+    for (const auto& h : r.hosts) hosts.push(host_json(h));
+    j.set("host", r.hosts.empty() ? Json() : host_json(r.hosts.front()));
+    j.set("hosts", std::move(hosts));
+    j.set("config", config_json(r.config));
+    j.set("threads", r.threads);
+    j.set("mode", r.open_loop() ? "open" : "closed");
+    j.set("duration_s", r.duration_s);
+
+    j.set("requests", s.requests);
+    j.set("throughput_rps", r.throughput_rps());
+    j.set("bytes_read", s.bytes_read);
+    j.set("bytes_written", s.bytes_written);
+    j.set("sent", s.sent);
+    j.set("dropped", s.dropped);
+    j.set("slow_requests", s.slow_requests);
+    j.set("connects", s.connects);
+
+    Json errors = Json::object();
+    for (size_t i = 0; i < kErrorClassCount; ++i)
+        errors.set(to_string(static_cast<ErrorClass>(i)), s.errors.by_class[i]);
+    errors.set("total", s.errors.total());
+    j.set("errors", std::move(errors));
+    Json samples = Json::array();
+    for (const auto& e : s.error_samples) samples.push(e);
+    j.set("error_samples", std::move(samples));
+    j.set("ok", !r.has_errors());
+
+    if (r.open_loop()) {
+        std::string reason;
+        bool late = r.could_not_keep_up(&reason);
+        Json open = Json::object();
+        open.set("target_rps", r.target_rps);
+        open.set("achieved_rps", r.throughput_rps());
+        open.set("arrival", to_string(r.config.arrival));
+        open.set("unsent", s.unsent);
+        open.set("could_not_keep_up", late);
+        open.set("reason", reason);
+        open.set("max_lateness_us",
+                 std::chrono::duration_cast<std::chrono::microseconds>(r.config.max_lateness).count());
+        open.set("lateness_us", histogram_json(s.lateness));
+        j.set("open_loop", std::move(open));
+    } else {
+        j.set("open_loop", Json());
+    }
+
+    j.set("latency_us", histogram_json(s.latency));
+    j.set("uncorrected_latency_us", histogram_json(s.uncorrected_latency));
+    j.set("fast_latency_us", s.fast_latency.empty() ? Json() : histogram_json(s.fast_latency));
+    j.set("connect_latency_us", s.connect_latency.empty() ? Json() : histogram_json(s.connect_latency));
+    j.set("first_byte_latency_us", s.first_byte_latency.empty() ? Json() : histogram_json(s.first_byte_latency));
+
+    Json tcp = Json::object();
+    tcp.set("segs_out", s.tcp.segs_out);
+    tcp.set("segs_in", s.tcp.segs_in);
+    tcp.set("retransmits", s.tcp.retransmits);
+    tcp.set("connections", s.tcp.connections);
+    double per = s.requests ? 1.0 / static_cast<double>(s.requests) : 0.0;
+    tcp.set("segs_out_per_request", static_cast<double>(s.tcp.segs_out) * per);
+    tcp.set("segs_in_per_request", static_cast<double>(s.tcp.segs_in) * per);
+    j.set("tcp_info", std::move(tcp));
+    return j;
+}
+
+std::string to_json(const Result& r) { return to_json_value(r).dump(2); }
+
+Result from_json(const std::string& text) {
+    Json j = Json::parse(text);
+    if (!j.is_object() || !j.find("schema") || j.at("schema").as_string() != kSchemaName)
+        throw std::runtime_error("not a loadgen record (no \"schema\": \"patternbench-loadgen\")");
+    if (j.at("schema_version").as_int() != kSchemaVersion)
+        throw std::runtime_error(
+            fmt::format("loadgen record has schema_version {}, this loadgen reads {}",
+                        j.at("schema_version").as_int(), kSchemaVersion));
+    Result r;
+    r.config = config_from_json(j.at("config"));
+    r.threads = static_cast<int>(j.at("threads").as_int());
+    r.duration_s = j.at("duration_s").as_double();
+    r.started_at = j.at("started_at").as_string();
+    r.runs = static_cast<int>(j.at("runs").as_int());
+    for (const Json& h : j.at("hosts").as_array()) r.hosts.push_back(host_from_json(h));
+
+    RunStats& s = r.stats;
+    s.requests = static_cast<uint64_t>(j.at("requests").as_int());
+    s.bytes_read = static_cast<uint64_t>(j.at("bytes_read").as_int());
+    s.bytes_written = static_cast<uint64_t>(j.at("bytes_written").as_int());
+    s.sent = static_cast<uint64_t>(j.at("sent").as_int());
+    s.dropped = static_cast<uint64_t>(j.at("dropped").as_int());
+    s.slow_requests = static_cast<uint64_t>(j.at("slow_requests").as_int());
+    s.connects = static_cast<uint64_t>(j.at("connects").as_int());
+    const Json& errors = j.at("errors");
+    for (size_t i = 0; i < kErrorClassCount; ++i)
+        s.errors.by_class[i] = static_cast<uint64_t>(errors.at(to_string(static_cast<ErrorClass>(i))).as_int());
+    for (const Json& e : j.at("error_samples").as_array()) s.error_samples.push_back(e.as_string());
+
+    const Json& open = j.at("open_loop");
+    if (!open.is_null()) {
+        r.target_rps = open.at("target_rps").as_double();
+        s.unsent = static_cast<uint64_t>(open.at("unsent").as_int());
+        s.lateness = histogram_from_json(open.at("lateness_us"));
+    }
+    s.latency = histogram_from_json(j.at("latency_us"));
+    s.uncorrected_latency = histogram_from_json(j.at("uncorrected_latency_us"));
+    s.fast_latency = histogram_from_json(j.at("fast_latency_us"));
+    s.connect_latency = histogram_from_json(j.at("connect_latency_us"));
+    s.first_byte_latency = histogram_from_json(j.at("first_byte_latency_us"));
+
+    const Json& tcp = j.at("tcp_info");
+    s.tcp.segs_out = static_cast<uint64_t>(tcp.at("segs_out").as_int());
+    s.tcp.segs_in = static_cast<uint64_t>(tcp.at("segs_in").as_int());
+    s.tcp.retransmits = static_cast<uint64_t>(tcp.at("retransmits").as_int());
+    s.tcp.connections = static_cast<uint64_t>(tcp.at("connections").as_int());
+    return r;
+}
+
+Result merge(const std::vector<Result>& results) {
+    if (results.empty()) throw std::invalid_argument("merge: no records");
+    Result out = results.front();
+    out.stats = RunStats{};
+    out.hosts.clear();
+    out.runs = 0;
+    out.threads = 0;
+    out.duration_s = 0.0;
+    out.target_rps = 0.0;
+    for (const Result& r : results) {
+        out.stats.add(r.stats);
+        out.hosts.insert(out.hosts.end(), r.hosts.begin(), r.hosts.end());
+        out.runs += r.runs;
+        out.threads += r.threads;
+        out.duration_s = std::max(out.duration_s, r.duration_s);
+        out.target_rps += r.target_rps;
+        out.started_at = std::min(out.started_at, r.started_at);
+    }
+    return out;
+}
+
+std::string format_summary(const Result& r) {
+    const Config& c = r.config;
+    const RunStats& s = r.stats;
+    std::string out;
+    std::string mode = r.open_loop()
+                           ? fmt::format("open loop at {:.0f} req/s ({} arrivals)", r.target_rps,
+                                         to_string(c.arrival))
+                           : fmt::format("closed loop, pipeline {}", c.pipeline);
+    out += fmt::format("Running {} test @ {}:{}{}\n", format_duration(c.duration), c.host, c.port,
+                       r.runs > 1 ? fmt::format(" ({} runs merged)", r.runs) : "");
+    out += fmt::format("  {} threads and {} connections, {}, {}{}\n", r.threads, c.connections, to_string(c.protocol),
+                       mode, c.connect_per_request ? fmt::format(", connect per request (close {})", to_string(c.close))
+                                                   : "");
+    if (r.open_loop()) {
+        summary_block(out, "Latency (corrected: from the intended send time)", s.latency);
+        summary_block(out, "Latency (uncorrected: from the actual write)", s.uncorrected_latency);
+    } else {
+        summary_block(out, "Latency", s.latency);
+    }
+    summary_block(out, "Latency of the fast requests", s.fast_latency);
+    summary_block(out, "Connect", s.connect_latency);
+    summary_block(out, "First byte (from connect)", s.first_byte_latency);
+    if (!s.latency.empty()) {
+        out += "  Latency distribution\n";
+        for (const auto& p : kPercentiles)
+            out += fmt::format("    {:>8}  {}\n", p.key,
+                               format_us(static_cast<double>(s.latency.value_at_percentile(p.value))));
+    }
+    out += fmt::format("  {} requests in {:.2f}s, {} read, {} written\n", s.requests, r.duration_s,
+                       format_bytes(static_cast<double>(s.bytes_read)),
+                       format_bytes(static_cast<double>(s.bytes_written)));
+    if (s.tcp.connections > 0 && s.requests > 0)
+        out += fmt::format("  TCP: {:.2f} segments out and {:.2f} in per request, {} retransmits\n",
+                           static_cast<double>(s.tcp.segs_out) / static_cast<double>(s.requests),
+                           static_cast<double>(s.tcp.segs_in) / static_cast<double>(s.requests),
+                           s.tcp.retransmits);
+    if (r.has_errors()) {
+        out += fmt::format("  ERRORS: {} total:", s.errors.total());
+        for (size_t i = 0; i < kErrorClassCount; ++i)
+            if (s.errors.by_class[i])
+                out += fmt::format(" {} {}", to_string(static_cast<ErrorClass>(i)), s.errors.by_class[i]);
+        out += "\n";
+        for (const auto& e : s.error_samples) out += fmt::format("    {}\n", e);
+        if (s.dropped) out += fmt::format("  {} measured requests were lost with their connections\n", s.dropped);
+    }
+    out += fmt::format("Requests/sec: {:>10.2f}\n", r.throughput_rps());
+    out += fmt::format("Transfer/sec: {:>10}\n",
+                       format_bytes(r.duration_s > 0 ? static_cast<double>(s.bytes_read) / r.duration_s : 0.0));
+    std::string reason;
+    if (r.could_not_keep_up(&reason)) {
+        out += "!!! GENERATOR COULD NOT KEEP UP: " + reason + "\n";
+        out += "!!! these numbers describe the load generator, not the server\n";
+    } else if (r.open_loop()) {
+        out += fmt::format("Send lateness p99 {} (bound {}), {} planned requests left unsent\n",
+                           format_us(static_cast<double>(s.lateness.value_at_percentile(99))),
+                           format_duration(c.max_lateness), s.unsent);
+    }
+    if (r.has_errors())
+        out += fmt::format("!!! RUN HAD {} ERRORS: see above{}\n", s.errors.total(),
+                           c.allow_errors ? " (--allow-errors: exit status 0)" : "");
+    return out;
+}
+
+}  // namespace pb::loadgen

@@ -1,0 +1,107 @@
+#include <pthread.h>
+#include <sched.h>
+
+#include <ctime>
+#include <exception>
+#include <latch>
+#include <memory>
+#include <thread>
+
+#include "loadgen.hpp"
+#include "worker.hpp"
+
+namespace pb::loadgen {
+namespace {
+
+// Threads start their load together this long after the last one has connected,
+// so no thread begins its plan before another is ready.
+constexpr int64_t kStartDelayNs = 2'000'000;
+
+std::string utc_now() {
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+void pin_to(int cpu) {
+#ifdef __linux__
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    // Best effort: a CPU outside the process's mask just leaves the thread unpinned.
+    ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);
+#else
+    (void)cpu;
+#endif
+}
+
+}  // namespace
+
+Result run(const Config& config) {
+    validate(config);
+    Endpoint endpoint = resolve(config.host, config.port);
+    int threads = std::min(config.threads, config.connections);
+
+    // Connections are split exactly: the first (c mod t) threads take one more.
+    std::vector<std::unique_ptr<Worker>> workers;
+    int first = 0;
+    for (int i = 0; i < threads; ++i) {
+        int count = config.connections / threads + (i < config.connections % threads ? 1 : 0);
+        workers.push_back(std::make_unique<Worker>(config, endpoint, i, first, count));
+        first += count;
+    }
+
+    Result result;
+    result.config = config;
+    result.threads = threads;
+    result.started_at = utc_now();
+    result.hosts.push_back(HostInfo::current());
+    result.target_rps = config.rate;
+
+    Timeline timeline;
+    std::latch connected(threads);
+    std::latch go(1);
+    std::vector<std::exception_ptr> failures(static_cast<size_t>(threads));
+    std::vector<std::thread> pool;
+    for (int i = 0; i < threads; ++i) {
+        pool.emplace_back([&, i] {
+            auto idx = static_cast<size_t>(i);
+            if (!config.cpus.empty()) pin_to(config.cpus[idx % config.cpus.size()]);
+            bool counted = false;
+            try {
+                workers[idx]->connect_all(now_ns() + config.timeout.count());
+                connected.count_down();
+                counted = true;
+                go.wait();
+                workers[idx]->run(timeline);
+            } catch (...) {
+                failures[idx] = std::current_exception();
+                if (!counted) connected.count_down();
+                if (counted) return;
+                go.wait();
+            }
+        });
+    }
+    connected.wait();
+    timeline.start = now_ns() + kStartDelayNs;
+    timeline.measure_start = timeline.start + config.warmup.count();
+    timeline.measure_end = timeline.measure_start + config.duration.count();
+    timeline.drain_end = timeline.measure_end + config.timeout.count();
+    go.count_down();  // publishes `timeline` to the threads
+    for (auto& t : pool) t.join();
+    for (auto& f : failures)
+        if (f) std::rethrow_exception(f);
+
+    for (const auto& w : workers) result.stats.add(w->stats());
+    result.duration_s = std::chrono::duration<double>(config.duration).count();
+    return result;
+}
+
+int exit_status(const Result& result) {
+    return result.has_errors() && !result.config.allow_errors ? 1 : 0;
+}
+
+}  // namespace pb::loadgen

@@ -1,0 +1,58 @@
+#include "run_stats.hpp"
+
+namespace pb::loadgen {
+
+const char* to_string(ErrorClass e) {
+    switch (e) {
+        case ErrorClass::kConnect: return "connect";
+        case ErrorClass::kRead: return "read";
+        case ErrorClass::kWrite: return "write";
+        case ErrorClass::kTimeout: return "timeout";
+        case ErrorClass::kProtocol: return "protocol";
+        case ErrorClass::kVerify: return "verify";
+        case ErrorClass::kStatus: return "status";
+    }
+    return "?";
+}
+
+uint64_t ErrorCounts::total() const {
+    uint64_t sum = 0;
+    for (uint64_t v : by_class) sum += v;
+    return sum;
+}
+
+void ErrorCounts::add(const ErrorCounts& other) {
+    for (size_t i = 0; i < kErrorClassCount; ++i) by_class[i] += other.by_class[i];
+}
+
+void TcpCounters::add(const TcpCounters& other) {
+    segs_out += other.segs_out;
+    segs_in += other.segs_in;
+    retransmits += other.retransmits;
+    connections += other.connections;
+}
+
+void RunStats::add(const RunStats& other) {
+    latency.add(other.latency);
+    uncorrected_latency.add(other.uncorrected_latency);
+    fast_latency.add(other.fast_latency);
+    lateness.add(other.lateness);
+    connect_latency.add(other.connect_latency);
+    first_byte_latency.add(other.first_byte_latency);
+    requests += other.requests;
+    slow_requests += other.slow_requests;
+    sent += other.sent;
+    unsent += other.unsent;
+    dropped += other.dropped;
+    bytes_read += other.bytes_read;
+    bytes_written += other.bytes_written;
+    connects += other.connects;
+    errors.add(other.errors);
+    for (const auto& s : other.error_samples) {
+        if (error_samples.size() >= kMaxErrorSamples) break;
+        error_samples.push_back(s);
+    }
+    tcp.add(other.tcp);
+}
+
+}  // namespace pb::loadgen

@@ -1,0 +1,70 @@
+// What one load generator thread counts. Each thread owns one RunStats and touches
+// nothing shared while it runs; run() adds them together after join.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "histogram.hpp"
+
+namespace pb::loadgen {
+
+enum class ErrorClass : uint8_t {
+    kConnect,   // socket/connect failed or was refused
+    kRead,      // read failed, or the peer closed with requests in flight
+    kWrite,     // write failed
+    kTimeout,   // no reply (or no connect) within --timeout
+    kProtocol,  // the reply was not well-formed
+    kVerify,    // the reply was well-formed but wrong: id, length or payload bytes
+    kStatus,    // http: a status other than 200
+};
+inline constexpr size_t kErrorClassCount = 7;
+const char* to_string(ErrorClass e);
+
+struct ErrorCounts {
+    std::array<uint64_t, kErrorClassCount> by_class{};
+
+    uint64_t& operator[](ErrorClass e) { return by_class[static_cast<size_t>(e)]; }
+    uint64_t operator[](ErrorClass e) const { return by_class[static_cast<size_t>(e)]; }
+    uint64_t total() const;
+    void add(const ErrorCounts& other);
+};
+
+// Segment counts from TCP_INFO, summed over connections (Linux; zero elsewhere).
+struct TcpCounters {
+    uint64_t segs_out = 0;
+    uint64_t segs_in = 0;
+    uint64_t retransmits = 0;
+    uint64_t connections = 0;  // connections that contributed
+    void add(const TcpCounters& other);
+};
+
+struct RunStats {
+    // Latency of each measured request, microseconds. In a closed loop the two
+    // are the same: with no plan there is no intended send time to correct to.
+    Histogram latency;              // from the intended send time
+    Histogram uncorrected_latency;  // from the moment the request was written
+    Histogram fast_latency;         // corrected, only the non-slow requests (--slow-fraction)
+    Histogram lateness;             // open loop: how late the generator sent, us
+    Histogram connect_latency;      // --connect-per-request: connect() to established
+    Histogram first_byte_latency;   // --connect-per-request: connect() to the first reply byte
+
+    uint64_t requests = 0;       // measured replies, all verified
+    uint64_t slow_requests = 0;  // of which asked for --slow-sleep-us
+    uint64_t sent = 0;           // measured requests written
+    uint64_t unsent = 0;         // open loop: due in the window but never sent
+    uint64_t dropped = 0;        // measured requests lost with a failed connection
+    uint64_t bytes_read = 0;     // during the measured window
+    uint64_t bytes_written = 0;
+    uint64_t connects = 0;  // connections established, whole run
+    ErrorCounts errors;     // whole run, warm-up included: errors are never hidden
+    std::vector<std::string> error_samples;  // the first few messages
+    TcpCounters tcp;
+
+    static constexpr size_t kMaxErrorSamples = 8;
+    void add(const RunStats& other);
+};
+
+}  // namespace pb::loadgen

@@ -1,0 +1,638 @@
+#include "worker.hpp"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/timerfd.h>
+#endif
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+namespace pb::loadgen {
+namespace {
+
+constexpr int64_t kMs = 1'000'000;
+// Timeouts and reconnects are checked this often; both are coarse by nature.
+constexpr int64_t kHousekeepingNs = 10 * kMs;
+constexpr int64_t kMinBackoffNs = 10 * kMs;
+constexpr int64_t kMaxBackoffNs = 200 * kMs;
+// One read takes up to this much; replies are verified in place, never copied.
+constexpr size_t kReadBufferBytes = 256 * 1024;
+
+int64_t to_us(int64_t ns) { return (ns + 500) / 1000; }
+
+ErrorClass error_class(ReplyError e) {
+    switch (e) {
+        case ReplyError::kVerify: return ErrorClass::kVerify;
+        case ReplyError::kStatus: return ErrorClass::kStatus;
+        default: return ErrorClass::kProtocol;
+    }
+}
+
+}  // namespace
+
+int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+Worker::Worker(const Config& config, const Endpoint& endpoint, int index, int first_connection, int count)
+    : config_(config),
+      endpoint_(endpoint),
+      index_(index),
+      cap_(config.connect_per_request ? 1 : static_cast<size_t>(config.pipeline)),
+      builder_(config),
+      conns_(static_cast<size_t>(count)),
+      read_buf_(kReadBufferBytes),
+      rng_(config.seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(index)) {
+    for (int i = 0; i < count; ++i) {
+        Conn& c = conns_[static_cast<size_t>(i)];
+        c.number = first_connection + i;
+        c.ring.resize(cap_);
+    }
+    if (config.open_loop()) {
+        // Each connection carries rate/connections of the load; the sum over all
+        // connections is the plan (Poisson streams add up to a Poisson stream).
+        interval_ns_ = 1e9 * config.connections / config.rate;
+        gap_ = std::exponential_distribution<double>(1.0 / interval_ns_);
+#ifdef __linux__
+        // epoll_wait sleeps in whole milliseconds; a timerfd lets sends leave on
+        // time at any rate instead of in 1 ms bursts.
+        timer_fd_.reset(check_syscall(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
+                                      "timerfd_create"));
+        poller_.add(timer_fd_.get(), kReadable);
+#endif
+    }
+}
+
+Worker::~Worker() = default;
+
+// ---- the loop -----------------------------------------------------------------
+
+void Worker::connect_all(int64_t deadline) {
+    if (config_.connect_per_request) return;
+    int64_t now = now_ns();
+    next_housekeeping_ = deadline;  // poll_once sleeps until then at most
+    for (Conn& c : conns_) open(c, now);
+    auto connecting = [&] {
+        return std::any_of(conns_.begin(), conns_.end(),
+                           [](const Conn& c) { return c.state == State::kConnecting; });
+    };
+    while (connecting() && (now = now_ns()) < deadline) poll_once(now);
+    for (Conn& c : conns_)
+        if (c.state == State::kConnecting) fail(c, ErrorClass::kTimeout, "connect timed out");
+}
+
+void Worker::run(const Timeline& timeline) {
+    tl_ = timeline;
+    int64_t now = now_ns();
+    if (now < tl_.start) std::this_thread::sleep_for(std::chrono::nanoseconds(tl_.start - now));
+    running_ = true;
+    now = now_ns();
+    next_housekeeping_ = now + kHousekeepingNs;
+    if (now >= tl_.measure_start) open_window(now);
+
+    if (config_.open_loop()) {
+        for (Conn& c : conns_) {
+            c.next_due = config_.arrival == Arrival::kPoisson
+                             ? gap_(rng_)
+                             : interval_ns_ * c.number / config_.connections;
+            c.plan_done = due_of(c) >= tl_.measure_end;
+            c.ready_since = tl_.start;
+            schedule(c, now);
+            if (c.state == State::kOpen) flush(c);
+        }
+    } else {
+        for (Conn& c : conns_) {
+            top_up(c, now);
+            if (c.state == State::kOpen) flush(c);
+        }
+    }
+
+    for (;;) {
+        now = now_ns();
+        if (!window_open_ && now >= tl_.measure_start) open_window(now);
+        if (!window_closed_ && now >= tl_.measure_end) close_window();
+        if (finished(now)) break;
+        if (config_.open_loop()) run_due(now);
+        if (now >= next_housekeeping_) housekeeping(now);
+        poll_once(now_ns());
+    }
+    finish();
+}
+
+bool Worker::finished(int64_t now) const {
+    if (now >= tl_.drain_end) return true;
+    return now >= tl_.measure_end && in_flight_ == 0;
+}
+
+void Worker::poll_once(int64_t now) {
+    // Coarse deadlines (phase edges, housekeeping) ride on epoll's millisecond
+    // timeout; planned sends get the precise timer.
+    int64_t wake = next_housekeeping_;
+    if (running_) {
+        if (!window_open_) wake = std::min(wake, tl_.measure_start);
+        wake = std::min(wake, now < tl_.measure_end ? tl_.measure_end : tl_.drain_end);
+    }
+    if (!heap_.empty()) {
+        int64_t due = heap_.top().when;
+        if (timer_fd_)
+            arm_timer(due, now);
+        else
+            wake = std::min(wake, due);
+    }
+    int64_t wait_ns = std::max<int64_t>(wake - now, 0);
+    int timeout_ms = static_cast<int>(std::min<int64_t>((wait_ns + kMs - 1) / kMs, 1000));
+
+    std::array<PollEvent, 256> events;
+    int n = poller_.wait(events, timeout_ms);
+    for (int i = 0; i < n; ++i) {
+        const PollEvent& ev = events[static_cast<size_t>(i)];
+        if (timer_fd_ && ev.fd == timer_fd_.get()) {
+            uint64_t expirations;
+            [[maybe_unused]] ssize_t r = ::read(ev.fd, &expirations, sizeof expirations);
+            continue;
+        }
+        if (ev.fd < 0 || static_cast<size_t>(ev.fd) >= by_fd_.size()) continue;
+        int32_t slot = by_fd_[static_cast<size_t>(ev.fd)];
+        if (slot < 0) continue;  // closed earlier in this batch
+        on_event(conns_[static_cast<size_t>(slot)], ev.mask);
+    }
+}
+
+void Worker::arm_timer(int64_t when, int64_t now) {
+#ifdef __linux__
+    // An earlier wake-up that has not fired yet is good enough: waking early
+    // costs one empty pass; re-arming on every send would cost a syscall each.
+    if (timer_armed_ > now && timer_armed_ <= when) return;
+    itimerspec spec{};
+    int64_t at = std::max<int64_t>(when, 1);
+    spec.it_value.tv_sec = static_cast<time_t>(at / 1'000'000'000);
+    spec.it_value.tv_nsec = static_cast<long>(at % 1'000'000'000);
+    check_syscall(::timerfd_settime(timer_fd_.get(), TFD_TIMER_ABSTIME, &spec, nullptr), "timerfd_settime");
+    timer_armed_ = when;
+#else
+    (void)when;
+    (void)now;
+#endif
+}
+
+void Worker::housekeeping(int64_t now) {
+    next_housekeeping_ = now + kHousekeepingNs;
+    int64_t timeout = config_.timeout.count();
+    for (Conn& c : conns_) {
+        if (c.state == State::kConnecting && now - c.connect_start > timeout) {
+            fail(c, ErrorClass::kTimeout, "connect timed out");
+        } else if (c.count > 0 && c.state == State::kOpen && now - c.front().sent > timeout) {
+            fail(c, ErrorClass::kTimeout,
+                 fmt::format("no reply within {}", format_duration(config_.timeout)));
+        }
+        if (!running_) continue;
+        revive(c, now);
+        if (config_.open_loop())
+            schedule(c, now);
+        else
+            top_up(c, now);
+        if (c.state == State::kOpen) flush(c);
+    }
+}
+
+void Worker::open_window(int64_t now) {
+    (void)now;
+    window_open_ = true;
+    bytes_read_at_start_ = bytes_read_;
+    bytes_written_at_start_ = bytes_written_;
+    for (Conn& c : conns_)
+        if (c.state == State::kOpen) snapshot_tcp(c);
+}
+
+void Worker::close_window() {
+    window_closed_ = true;
+    stats_.bytes_read = bytes_read_ - bytes_read_at_start_;
+    stats_.bytes_written = bytes_written_ - bytes_written_at_start_;
+}
+
+void Worker::finish() {
+    if (!window_closed_) close_window();
+    for (Conn& c : conns_) {
+        if (c.count > 0) {
+            stats_.errors[ErrorClass::kTimeout]++;
+            if (stats_.error_samples.size() < RunStats::kMaxErrorSamples)
+                stats_.error_samples.push_back(
+                    fmt::format("conn {}: {} requests still unanswered at the end of the drain",
+                                c.number, c.count));
+            for (size_t i = 0; i < c.count; ++i)
+                if (c.ring[(c.head + i) % c.ring.size()].measured) stats_.dropped++;
+            in_flight_ -= c.count;
+            c.count = 0;
+        }
+        // Open loop: what the plan wanted in the window but the connection never
+        // got to send (it was stuck at its in-flight cap or disconnected).
+        if (config_.open_loop()) {
+            while (!c.plan_done) {
+                if (due_of(c) >= tl_.measure_start) stats_.unsent++;
+                advance_plan(c);
+            }
+        }
+        close_conn(c, false);
+    }
+}
+
+// ---- connections ------------------------------------------------------------------
+
+void Worker::open(Conn& c, int64_t now) {
+    int error = 0;
+    c.connect_start = now;
+    c.first_byte_seen = false;
+    ConnectStatus st = start_connect(endpoint_, config_.nodelay, c.fd, error);
+    if (st == ConnectStatus::kFailed) {
+        fail(c, ErrorClass::kConnect, fmt::format("connect: {}", std::strerror(error)));
+        return;
+    }
+    size_t fd = static_cast<size_t>(c.fd.get());
+    if (by_fd_.size() <= fd) by_fd_.resize(fd + 64, -1);
+    by_fd_[fd] = static_cast<int32_t>(&c - conns_.data());
+    c.interest = kWritable;
+    poller_.add(c.fd.get(), c.interest);
+    c.state = State::kConnecting;
+    if (st == ConnectStatus::kConnected) on_connected(c, now);
+}
+
+void Worker::on_connected(Conn& c, int64_t now) {
+    c.state = State::kOpen;
+    stats_.connects++;
+    set_interest(c, kReadable);
+    if (config_.quickack) quickack(c.fd.get());
+    if (window_open_ && !window_closed_) {
+        // All of a new connection's segments count, its handshake included.
+        c.tcp_base = TcpCounters{};
+        c.tcp_counted = false;
+    }
+    if (config_.connect_per_request) {
+        if (c.count > 0) {
+            if (c.front().measured) stats_.connect_latency.record(to_us(now - c.connect_start));
+            write_request(c, c.front());
+        }
+    } else if (running_) {
+        c.ready_since = now;
+        if (config_.open_loop())
+            schedule(c, now);
+        else
+            top_up(c, now);
+    }
+    if (c.state == State::kOpen) flush(c);
+}
+
+void Worker::revive(Conn& c, int64_t now) {
+    if (config_.connect_per_request || c.state != State::kClosed) return;
+    if (now < c.retry_at || now >= tl_.measure_end) return;
+    open(c, now);
+}
+
+void Worker::close_conn(Conn& c, bool reset) {
+    if (c.fd) {
+        count_tcp(c);
+        poller_.remove(c.fd.get(), c.interest);
+        by_fd_[static_cast<size_t>(c.fd.get())] = -1;
+        if (reset) linger_rst(c.fd.get());
+        c.fd.reset();
+    }
+    c.state = State::kClosed;
+    c.interest = 0;
+    c.out.clear();
+    c.frame.reset();
+    c.http.reset();
+    c.first_byte_seen = false;
+}
+
+void Worker::fail(Conn& c, ErrorClass e, const std::string& detail) {
+    int64_t now = now_ns();
+    stats_.errors[e]++;
+    if (stats_.error_samples.size() < RunStats::kMaxErrorSamples)
+        stats_.error_samples.push_back(fmt::format("conn {}: {}: {}", c.number, to_string(e), detail));
+    for (size_t i = 0; i < c.count; ++i)
+        if (c.ring[(c.head + i) % c.ring.size()].measured) stats_.dropped++;
+    in_flight_ -= c.count;
+    c.count = 0;
+    c.head = 0;
+    close_conn(c, false);
+    c.backoff = std::clamp(c.backoff * 2, kMinBackoffNs, kMaxBackoffNs);
+    c.retry_at = now + c.backoff;
+    c.ready_since = now;
+    c.in_heap = false;
+    ++c.heap_gen;
+}
+
+void Worker::snapshot_tcp(Conn& c) {
+    c.tcp_base = TcpCounters{};
+    c.tcp_counted = false;
+    read_tcp_counters(c.fd.get(), c.tcp_base);
+}
+
+void Worker::count_tcp(Conn& c) {
+    // Only connections that lived in the window count, each once.
+    if (!window_open_ || c.tcp_counted || c.state == State::kConnecting) return;
+    TcpCounters now;
+    if (!read_tcp_counters(c.fd.get(), now)) return;
+    c.tcp_counted = true;
+    stats_.tcp.segs_out += now.segs_out - std::min(now.segs_out, c.tcp_base.segs_out);
+    stats_.tcp.segs_in += now.segs_in - std::min(now.segs_in, c.tcp_base.segs_in);
+    stats_.tcp.retransmits += now.retransmits - std::min(now.retransmits, c.tcp_base.retransmits);
+    stats_.tcp.connections++;
+}
+
+void Worker::set_interest(Conn& c, uint32_t mask) {
+    if (c.interest == mask) return;
+    poller_.modify(c.fd.get(), c.interest, mask);
+    c.interest = mask;
+}
+
+// ---- I/O ---------------------------------------------------------------------------
+
+void Worker::on_event(Conn& c, uint32_t mask) {
+    if (c.state == State::kConnecting) {
+        int err = connect_result(c.fd.get());
+        if (err != 0) {
+            fail(c, ErrorClass::kConnect, fmt::format("connect: {}", std::strerror(err)));
+            return;
+        }
+        on_connected(c, now_ns());
+        return;
+    }
+    if (mask & kReadable) on_readable(c);
+    if (c.state == State::kOpen && (mask & kWritable)) flush(c);
+}
+
+void Worker::on_readable(Conn& c) {
+    int64_t now = 0;
+    bool eof = false;
+    for (;;) {
+        ssize_t n = ::read(c.fd.get(), read_buf_.data(), read_buf_.size());
+        if (n > 0) {
+            now = now_ns();
+            bytes_read_ += static_cast<uint64_t>(n);
+            if (config_.quickack) quickack(c.fd.get());
+            if (config_.connect_per_request && !c.first_byte_seen) {
+                c.first_byte_seen = true;
+                if (c.count > 0 && c.front().measured)
+                    stats_.first_byte_latency.record(to_us(now - c.connect_start));
+            }
+            parse(c, read_buf_.data(), static_cast<size_t>(n), now);
+            if (c.state != State::kOpen) break;
+            if (static_cast<size_t>(n) < read_buf_.size()) break;
+            continue;
+        }
+        if (n == 0) {
+            eof = true;
+            break;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        fail(c, ErrorClass::kRead, std::strerror(errno));
+        return;
+    }
+    if (now == 0) now = now_ns();
+    if (eof && c.state == State::kOpen) {
+        bool mid_reply = c.frame.in_progress() || c.http.in_progress();
+        if (c.count > 0 || mid_reply) {
+            fail(c, ErrorClass::kRead,
+                 fmt::format("server closed the connection with {} requests in flight", c.count));
+            return;
+        }
+        // An idle keep-alive connection the server let go: not an error.
+        close_conn(c, false);
+        c.retry_at = now;
+    }
+    // Send what the replies made room for.
+    if (!running_) return;
+    revive(c, now);
+    if (config_.open_loop())
+        schedule(c, now);
+    else
+        top_up(c, now);
+    if (c.state == State::kOpen) flush(c);
+}
+
+void Worker::parse(Conn& c, const uint8_t* data, size_t len, int64_t now) {
+    size_t off = 0;
+    while (off < len) {
+        if (c.count == 0) {
+            fail(c, ErrorClass::kProtocol, fmt::format("{} bytes with no request in flight", len - off));
+            return;
+        }
+        ExpectedReply expect = builder_.expected(c.front().id);
+        size_t used = 0;
+        ParseStatus st;
+        ReplyError err;
+        const std::string* detail;
+        if (config_.protocol == Protocol::kHttp) {
+            st = c.http.feed(reinterpret_cast<const char*>(data + off), len - off, expect, config_.verify, used);
+            err = c.http.error();
+            detail = &c.http.detail();
+        } else {
+            st = c.frame.feed(data + off, len - off, expect, config_.verify, used);
+            err = c.frame.error();
+            detail = &c.frame.detail();
+        }
+        off += used;
+        if (st == ParseStatus::kError) {
+            fail(c, error_class(err), *detail);
+            return;
+        }
+        if (st == ParseStatus::kNeedMore) return;
+        complete(c, now);
+        if (c.state != State::kOpen) return;
+    }
+}
+
+void Worker::complete(Conn& c, int64_t now) {
+    InFlight f = c.front();
+    c.pop();
+    --in_flight_;
+    c.backoff = 0;
+    c.ready_since = now;
+    if (f.measured) {
+        stats_.requests++;
+        // The corrected latency starts at the intended send time: a request the
+        // plan wanted sent while the server (or this connection) was stuck has
+        // been waiting since then, just like a real user's would.
+        int64_t latency = to_us(now - f.intended);
+        stats_.latency.record(latency);
+        stats_.uncorrected_latency.record(to_us(now - f.sent));
+        if (config_.slow_fraction > 0.0) {
+            if (f.slow)
+                stats_.slow_requests++;
+            else
+                stats_.fast_latency.record(latency);
+        }
+    }
+    if (config_.connect_per_request) {
+        // The client closes: FIN (TIME_WAIT stays here) or RST (nothing stays).
+        close_conn(c, config_.close == CloseMode::kRst);
+        return;
+    }
+    if (config_.protocol == Protocol::kHttp && !c.http.keep_alive()) {
+        if (c.count > 0) {
+            fail(c, ErrorClass::kRead,
+                 fmt::format("server sent Connection: close with {} requests in flight", c.count));
+            return;
+        }
+        close_conn(c, false);
+        c.retry_at = now;
+    }
+}
+
+void Worker::flush(Conn& c) {
+    while (!c.out.empty()) {
+        ssize_t n = ::send(c.fd.get(), c.out.peek(), c.out.readable(), MSG_NOSIGNAL);
+        if (n > 0) {
+            bytes_written_ += static_cast<uint64_t>(n);
+            c.out.consume(static_cast<size_t>(n));
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            set_interest(c, kReadable | kWritable);
+            return;
+        }
+        fail(c, ErrorClass::kWrite, n < 0 ? std::strerror(errno) : "send returned 0");
+        return;
+    }
+    set_interest(c, kReadable);
+}
+
+// ---- requests ------------------------------------------------------------------------
+
+bool Worker::can_send(const Conn& c) const {
+    if (config_.connect_per_request) return c.state == State::kClosed && c.count == 0;
+    return c.state == State::kOpen && c.count < cap_;
+}
+
+void Worker::start_request(Conn& c, int64_t intended, int64_t now) {
+    InFlight f;
+    f.id = (static_cast<uint64_t>(c.number) << 40) | (c.next_seq++ & ((uint64_t{1} << 40) - 1));
+    f.intended = intended;
+    f.sent = now;
+    f.slow = config_.slow_fraction > 0.0 && unit_(rng_) < config_.slow_fraction;
+    f.measured = measuring(intended);
+    if (f.measured) {
+        stats_.sent++;
+        // The generator's own delay: from when the send was both due and possible
+        // (the connection had room) to when it happened.
+        if (config_.open_loop()) stats_.lateness.record(to_us(now - std::max(intended, c.ready_since)));
+    }
+    c.push(f);
+    ++in_flight_;
+    if (config_.connect_per_request) {
+        open(c, now);  // the request goes out in on_connected
+        return;
+    }
+    write_request(c, f);
+}
+
+void Worker::write_request(Conn& c, const InFlight& f) {
+    size_t len = builder_.size(f.slow);
+    if (config_.write_mode == WriteMode::kSingle || !c.out.empty()) {
+        // One write for everything queued: flush() sends it.
+        auto* p = reinterpret_cast<uint8_t*>(c.out.prepare(len));
+        builder_.write(f.id, f.slow, p);
+        c.out.commit(len);
+        return;
+    }
+    scratch_.resize(len);
+    builder_.write(f.id, f.slow, scratch_.data());
+    size_t first = builder_.split_point(f.slow);
+    int fd = c.fd.get();
+    size_t done = 0;
+    auto send_piece = [&](const uint8_t* p, size_t n) {
+        ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+        if (w > 0) done += static_cast<size_t>(w);
+        return w == static_cast<ssize_t>(n);
+    };
+    switch (config_.write_mode) {
+        case WriteMode::kSplit:
+            if (send_piece(scratch_.data(), first)) send_piece(scratch_.data() + first, len - first);
+            break;
+        case WriteMode::kWritev: {
+            iovec iov[2] = {{scratch_.data(), first}, {scratch_.data() + first, len - first}};
+            msghdr msg{};
+            msg.msg_iov = iov;
+            msg.msg_iovlen = 2;
+            ssize_t w = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+            if (w > 0) done = static_cast<size_t>(w);
+            break;
+        }
+        case WriteMode::kCork:
+            cork(fd, true);
+            if (send_piece(scratch_.data(), first)) send_piece(scratch_.data() + first, len - first);
+            cork(fd, false);  // uncorking pushes out whatever is held back
+            break;
+        case WriteMode::kSingle: break;
+    }
+    bytes_written_ += done;
+    if (done < len) {
+        if (done == 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            fail(c, ErrorClass::kWrite, std::strerror(errno));
+            return;
+        }
+        // The socket is full: the rest waits in the buffer for kWritable.
+        c.out.append(scratch_.data() + done, len - done);
+    }
+}
+
+void Worker::top_up(Conn& c, int64_t now) {
+    if (!running_ || now >= tl_.measure_end) return;
+    if (config_.connect_per_request) {
+        if (can_send(c) && now >= c.retry_at) start_request(c, now, now);
+        return;
+    }
+    while (can_send(c)) start_request(c, now, now);
+}
+
+// ---- the open-loop plan ------------------------------------------------------------------
+
+int64_t Worker::due_of(const Conn& c) const { return tl_.start + static_cast<int64_t>(c.next_due); }
+
+void Worker::advance_plan(Conn& c) {
+    c.next_due += config_.arrival == Arrival::kPoisson ? gap_(rng_) : interval_ns_;
+    if (due_of(c) >= tl_.measure_end) c.plan_done = true;
+}
+
+void Worker::schedule(Conn& c, int64_t now) {
+    if (!running_ || c.plan_done) return;
+    // Sends already due go now (late, and counted as such); the next one waits in
+    // the heap for the timer.
+    while (can_send(c) && due_of(c) <= now) {
+        start_request(c, due_of(c), now);
+        advance_plan(c);
+        if (c.plan_done) return;
+        now = now_ns();
+    }
+    if (can_send(c) && !c.in_heap) {
+        c.in_heap = true;
+        heap_.push({due_of(c), static_cast<uint32_t>(&c - conns_.data()), ++c.heap_gen});
+    }
+}
+
+void Worker::run_due(int64_t now) {
+    while (!heap_.empty() && heap_.top().when <= now) {
+        Due d = heap_.top();
+        heap_.pop();
+        Conn& c = conns_[d.conn];
+        if (d.gen != c.heap_gen || !c.in_heap) continue;  // superseded
+        c.in_heap = false;
+        schedule(c, now_ns());
+        if (c.state == State::kOpen) flush(c);
+    }
+}
+
+}  // namespace pb::loadgen

@@ -1,0 +1,172 @@
+// One load generator thread: its own Poller, its share of the connections, its
+// own RunStats. Nothing here is shared with another Worker while it runs.
+//
+// Thread rules: construct anywhere; connect() and run() must be called in the
+// worker's thread; stats() may be read after that thread has been joined.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <queue>
+#include <random>
+#include <vector>
+
+#include "buffer.hpp"
+#include "client_socket.hpp"
+#include "config.hpp"
+#include "poller.hpp"
+#include "reply_parser.hpp"
+#include "request_builder.hpp"
+#include "run_stats.hpp"
+
+namespace pb::loadgen {
+
+// The run's timeline in steady-clock nanoseconds, shared read-only by all threads.
+struct Timeline {
+    int64_t start = 0;          // load begins (warm-up, if any)
+    int64_t measure_start = 0;  // recording begins
+    int64_t measure_end = 0;    // no request is sent from here on
+    int64_t drain_end = 0;      // requests still in flight now have timed out
+};
+
+int64_t now_ns();
+
+class Worker {
+public:
+    // Connections [first_connection, first_connection + count) of `total`.
+    Worker(const Config& config, const Endpoint& endpoint, int index, int first_connection, int count);
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    // Keep-alive modes: opens every connection and waits until each is
+    // established or has failed, or until `deadline`, so that handshakes fall
+    // before the run starts. A no-op with --connect-per-request.
+    void connect_all(int64_t deadline);
+    void run(const Timeline& timeline);
+    const RunStats& stats() const { return stats_; }
+
+private:
+    struct InFlight {
+        uint64_t id;
+        int64_t intended;  // the plan's send time (open loop), else the send time
+        int64_t sent;      // when it was written (connect-per-request: connect() call)
+        bool slow;
+        bool measured;  // intended inside the measured window
+    };
+
+    enum class State : uint8_t { kClosed, kConnecting, kOpen };
+
+    struct Conn {
+        int number = 0;  // global index, part of every frame id
+        State state = State::kClosed;
+        UniqueFd fd;
+        uint32_t interest = 0;  // what the poller watches for this fd
+        Buffer out;             // bytes the socket did not take yet
+        std::vector<InFlight> ring;  // requests in flight, oldest at head
+        size_t head = 0;
+        size_t count = 0;
+        FrameReplyParser frame;
+        HttpResponseParser http;
+        uint64_t next_seq = 0;
+        int64_t connect_start = 0;
+        bool first_byte_seen = false;
+        int64_t retry_at = 0;   // reconnect not before (after an error)
+        int64_t backoff = 0;    // ns; doubles per failure, reset by a good reply
+        TcpCounters tcp_base;   // counters at the start of the window
+        bool tcp_counted = false;
+        // Open loop.
+        double next_due = 0.0;   // ns since timeline.start; double so the plan never drifts
+        bool plan_done = false;  // next_due is past the window
+        int64_t ready_since = 0; // when it last became able to send
+        uint64_t heap_gen = 0;
+        bool in_heap = false;
+
+        InFlight& front() { return ring[head]; }
+        void push(const InFlight& f) {
+            ring[(head + count) % ring.size()] = f;
+            ++count;
+        }
+        void pop() {
+            head = (head + 1) % ring.size();
+            --count;
+        }
+    };
+
+    struct Due {
+        int64_t when;
+        uint32_t conn;
+        uint64_t gen;
+        bool operator>(const Due& o) const { return when > o.when; }
+    };
+
+    // Loop plumbing.
+    void poll_once(int64_t now);
+    void on_event(Conn& c, uint32_t mask);
+    void on_connected(Conn& c, int64_t now);
+    void on_readable(Conn& c);
+    void parse(Conn& c, const uint8_t* data, size_t len, int64_t now);
+    void revive(Conn& c, int64_t now);  // reopen a closed keep-alive connection when due
+    void open_window(int64_t now);
+    void close_window();
+    void finish();
+    void flush(Conn& c);
+    void set_interest(Conn& c, uint32_t mask);
+    void housekeeping(int64_t now);
+    void arm_timer(int64_t when, int64_t now);
+
+    // Connections.
+    void open(Conn& c, int64_t now);
+    void close_conn(Conn& c, bool reset);
+    void fail(Conn& c, ErrorClass e, const std::string& detail);
+    void snapshot_tcp(Conn& c);
+    void count_tcp(Conn& c);
+
+    // Requests.
+    bool can_send(const Conn& c) const;
+    void start_request(Conn& c, int64_t intended, int64_t now);
+    void write_request(Conn& c, const InFlight& f);
+    void complete(Conn& c, int64_t now);
+    void top_up(Conn& c, int64_t now);  // closed loop: refill the pipeline
+    void after_reply(Conn& c, int64_t now);
+
+    // Open-loop plan.
+    int64_t due_of(const Conn& c) const;
+    void advance_plan(Conn& c);
+    void schedule(Conn& c, int64_t now);
+    void run_due(int64_t now);
+
+    bool measuring(int64_t t) const { return t >= tl_.measure_start && t < tl_.measure_end; }
+    bool finished(int64_t now) const;
+
+    const Config& config_;
+    const Endpoint& endpoint_;
+    const int index_;
+    const size_t cap_;  // requests in flight per connection
+    RequestBuilder builder_;
+    Poller poller_;
+    UniqueFd timer_fd_;
+    int64_t timer_armed_ = -1;
+    std::vector<Conn> conns_;
+    std::vector<int32_t> by_fd_;  // fd -> index in conns_, -1 when not ours
+    std::vector<uint8_t> read_buf_;
+    std::vector<uint8_t> scratch_;
+    std::priority_queue<Due, std::vector<Due>, std::greater<>> heap_;
+    std::mt19937_64 rng_;
+    std::exponential_distribution<double> gap_;
+    std::uniform_real_distribution<double> unit_{0.0, 1.0};
+    double interval_ns_ = 0.0;  // mean gap between sends of one connection
+    Timeline tl_;
+    bool running_ = false;  // false during connect_all(): no requests yet
+    bool window_open_ = false;
+    bool window_closed_ = false;
+    size_t in_flight_ = 0;  // over all connections
+    uint64_t bytes_read_at_start_ = 0;
+    uint64_t bytes_written_at_start_ = 0;
+    int64_t next_housekeeping_ = 0;
+    RunStats stats_;
+    uint64_t bytes_read_ = 0;  // whole run; the window's share is taken at its edges
+    uint64_t bytes_written_ = 0;
+};
+
+}  // namespace pb::loadgen
