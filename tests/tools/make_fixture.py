@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+"""Writes tests/tools/fixtures/run-small/: a small, hand-shaped run directory in
+the format the bench harness produces (results/README.md).
+
+The numbers are made up but physical (server-single's p99 collapses under
+blocking-tail, thread-per-conn holds a thread per connection, Nagle + delayed ACK
+stalls ~44 ms). Latencies are drawn from a seeded generator and stored as loadgen
+histograms; every percentile counter is computed from that histogram, so the
+counters, the loadgen record and the charts agree exactly. Re-run after changing
+the shape; the output is deterministic.
+
+    python3 tests/tools/make_fixture.py [OUT_DIR]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
+
+from pbtools import hdr  # noqa: E402
+
+PERCENTILES = [("p50", 50.0), ("p75", 75.0), ("p90", 90.0), ("p99", 99.0), ("p99.9", 99.9),
+               ("p99.99", 99.99), ("p99.999", 99.999)]
+
+
+def latency_object(samples):
+    h = hdr.Histogram([(v, 1) for v in samples], max(samples), min(samples))
+    obj = {"count": h.total, "min": min(samples)}
+    for key, p in PERCENTILES:
+        obj[key] = h.value_at_percentile(p)
+    obj["max"] = max(samples)
+    mids = [((v + hdr.highest_equivalent(v)) / 2, c) for v, c in h.steps]
+    mean = sum(m * c for m, c in mids) / h.total
+    obj["mean"] = round(mean, 3)
+    obj["stdev"] = round((sum((m - mean) ** 2 * c for m, c in mids) / h.total) ** 0.5, 3)
+    obj["histogram"] = {"unit": "us", "lowest": 1, "highest": 3600000000, "significant_digits": 3,
+                        "saturated": 0, "buckets": hdr.to_buckets(samples)}
+    return obj
+
+
+def draw(rng, n, median, sigma=0.25, tail_fraction=0.0, tail_us=0.0, tail_sigma=0.05):
+    """n latencies: a lognormal body around `median`, plus a tail_fraction of
+    requests near tail_us (the slow downstream call, or the Nagle stall)."""
+    out = []
+    for _ in range(n):
+        if rng.random() < tail_fraction:
+            out.append(max(1, int(tail_us * rng.lognormvariate(0, tail_sigma))))
+        else:
+            out.append(max(1, int(median * rng.lognormvariate(0, sigma))))
+    return out
+
+
+def loadgen_record(samples, rps, conns, *, errors=0, offered=None, nodelay=True, write_mode="single",
+                   quickack=False, segs=(1.0, 1.0), connect_per_request=False):
+    requests = len(samples)
+    lat = latency_object(samples)
+    rec = {
+        "schema": "patternbench-loadgen", "schema_version": 1, "tool": "loadgen",
+        "started_at": "2025-01-15T10:00:00Z", "runs": 1,
+        "host": {"hostname": "fixture", "kernel": "Linux 6.1.0", "cpu_model": "Fixture CPU", "cpus": 2},
+        "config": {"target": "127.0.0.1:40000", "connections": conns, "threads": 1, "duration": "2s",
+                   "rate": offered or 0, "protocol": "frame", "request_size": 64, "response_size": 64,
+                   "connect_per_request": connect_per_request, "nodelay": nodelay,
+                   "write_mode": write_mode, "quickack": quickack},
+        "threads": 1, "mode": "open" if offered else "closed",
+        "duration_s": round(requests / rps, 6),
+        "requests": requests, "throughput_rps": rps, "sent": requests, "dropped": 0,
+        "errors": {"connect": 0, "read": errors, "write": 0, "timeout": 0, "protocol": 0,
+                   "verify": 0, "status": 0, "total": errors},
+        "error_samples": ["read: connection reset by peer"] if errors else [],
+        "ok": errors == 0,
+        "open_loop": None,
+        "latency_us": lat,
+        "uncorrected_latency_us": lat,
+        "fast_latency_us": None, "connect_latency_us": None, "first_byte_latency_us": None,
+        "tcp_info": {"segs_out": round(segs[0] * requests), "segs_in": round(segs[1] * requests),
+                     "retransmits": 0, "connections": conns,
+                     "segs_out_per_request": segs[0], "segs_in_per_request": segs[1]},
+    }
+    if offered:
+        rec["open_loop"] = {"target_rps": offered, "achieved_rps": rps, "arrival": "uniform",
+                            "unsent": 0, "could_not_keep_up": False, "reason": "",
+                            "max_lateness_us": 1000}
+    return rec
+
+
+def server_threads(pattern, conns, requests, accepts_split=None):
+    if pattern == "single":
+        return [{"role": "loop", "accepted": conns, "requests": requests}]
+    if pattern == "reuseport":
+        a = accepts_split or (conns - conns // 3, conns // 3)
+        share = [round(requests * x / sum(a)) for x in a]
+        return [{"role": "loop", "accepted": a[0], "requests": share[0]},
+                {"role": "loop", "accepted": a[1], "requests": requests - share[0]}]
+    if pattern == "thread-per-conn":
+        per = requests // conns
+        threads = [{"role": "acceptor", "accepted": conns, "requests": 0}]
+        for i in range(conns):
+            threads.append({"role": "connection", "accepted": 0,
+                            "requests": per + (requests - per * conns if i == 0 else 0)})
+        return threads
+    raise ValueError(pattern)
+
+
+def jain(xs):
+    s = sum(xs)
+    q = sum(x * x for x in xs)
+    return s * s / (len(xs) * q) if q else None
+
+
+def fairness(threads, key):
+    roles = {t["role"] for t in threads if t[key] > 0}
+    xs = [t[key] for t in threads if t["role"] in roles]
+    j = jain(xs)
+    mm = max(xs) / min(xs) if xs and min(xs) > 0 else None
+    return round(j, 4) if j else None, round(mm, 4) if mm else None
+
+
+class Builder:
+    def __init__(self, out):
+        self.out = out
+        self.rng = random.Random(20250115)
+        self.cases = []
+
+    def add(self, info, samples, rps, *, server=None, extra_counters=None, errors=0, loadgen_kw=None):
+        kw = dict(loadgen_kw or {})
+        lg = loadgen_record(samples, rps, info["connections"], errors=errors,
+                            offered=info.get("offered_rps"), **kw)
+        lat = lg["latency_us"]
+        counters = {"rps": rps, "p50_us": lat["p50"], "p99_us": lat["p99"], "p999_us": lat["p99.9"],
+                    "errors": errors}
+        if info.get("offered_rps"):
+            counters["offered_rps"] = info["offered_rps"]
+        if server:
+            req = lg["requests"]
+            counters.update({
+                "cpu_us_per_req": round(server["cpu_us"] / req, 4),
+                "vcsw_per_req": round(server["vcsw"] / req, 4),
+                "ivcsw_per_req": round(server["ivcsw"] / req, 4),
+                "peak_rss_kb": server["peak_rss_kb"], "peak_threads": server["peak_threads"]})
+            ts = server["stats"]["threads"]
+            counters["jain_requests"], counters["maxmin_requests"] = fairness(ts, "requests")
+            counters["jain_accepts"], counters["maxmin_accepts"] = fairness(ts, "accepted")
+            counters = {k: v for k, v in counters.items() if v is not None}
+        counters.update(extra_counters or {})
+        base = {"id": None, "name": None, "kind": None, "pattern": None, "protocol": "frame",
+                "workload": None, "connections": None, "offered_rps": None,
+                "client_nodelay": True, "server_nodelay": True, "write_pattern": "single",
+                "quickack": False}
+        base.update(info)
+        self.cases.append({"schema": "patternbench.case/1", "case": base, "counters": counters,
+                           "loadgen": lg, "server": server})
+
+    def server(self, pattern, conns, requests, cpu_per_req, vcsw, ivcsw, rss, threads, accepts=None):
+        stats = {"schema": "patternbench.server-stats/1", "pattern": pattern, "protocol": "frame",
+                 "peak_threads": threads, "wall_seconds": 2.5,
+                 "threads": server_threads(pattern, conns, requests, accepts)}
+        return {"stats": stats, "cpu_us": round(cpu_per_req * requests), "vcsw": round(vcsw * requests),
+                "ivcsw": round(ivcsw * requests), "peak_rss_kb": rss, "peak_threads": threads}
+
+    def write(self):
+        if os.path.isdir(self.out):
+            shutil.rmtree(self.out)
+        os.makedirs(os.path.join(self.out, "cases"))
+        for c in self.cases:
+            dump(os.path.join(self.out, "cases", c["case"]["id"] + ".json"), c)
+        benchmarks = []
+        for i, c in enumerate(self.cases):
+            row = {"name": c["case"]["name"] + "/iterations:1/manual_time",
+                   "family_index": i, "per_family_instance_index": 0,
+                   "run_name": c["case"]["name"] + "/iterations:1/manual_time",
+                   "run_type": "iteration", "repetitions": 1, "repetition_index": 0, "threads": 1,
+                   "iterations": 1, "real_time": 2.0e9, "cpu_time": 1.0e7, "time_unit": "ns"}
+            row.update(c["counters"])
+            benchmarks.append(row)
+        # A case the harness could not run: it has a gbench row but no case file.
+        benchmarks.append({"name": "matrix/reuseport/frame/cpu/c16/iterations:1/manual_time",
+                           "run_name": "matrix/reuseport/frame/cpu/c16/iterations:1/manual_time",
+                           "run_type": "iteration", "error_occurred": True,
+                           "error_message": "server exited before listening", "iterations": 0,
+                           "real_time": 0, "cpu_time": 0, "time_unit": "ns"})
+        gbench = {"context": {"date": "2025-01-15T10:00:00+00:00", "host_name": "fixture",
+                              "executable": "build/bench/patternbench", "num_cpus": 2, "mhz_per_cpu": 2000,
+                              "cpu_scaling_enabled": False, "library_build_type": "release",
+                              "caches": [], "load_avg": [0.1, 0.1, 0.1]},
+                  "benchmarks": benchmarks}
+        dump(os.path.join(self.out, "gbench.json"), gbench)
+        dump(os.path.join(self.out, "run.json"), {
+            "profile": "small", "started": "2025-01-15T10:00:00Z", "finished": "2025-01-15T10:04:05Z",
+            "wall_seconds": 245.3, "command": "build/bench/patternbench --profile small",
+            "server_cpus": "0", "client_cpus": "1",
+            "placement_reason": "2 CPUs: server and load generator each get one, so neither steals the other's CPU"})
+        dump(os.path.join(self.out, "sysinfo.json"), {
+            "schema": "patternbench.sysinfo/1", "collected_at": "2025-01-15T10:00:00Z",
+            "hostname": "fixture",
+            "kernel": {"sysname": "Linux", "release": "6.1.0-fixture", "version": "#1 SMP", "machine": "x86_64"},
+            "os": "Debian GNU/Linux 12 (bookworm)",
+            "cpu": {"model": "Fixture CPU @ 2.00GHz", "logical": 2, "physical_cores": 2, "sockets": 1,
+                    "online": "0-1", "affinity": [0, 1], "governor": None},
+            "memory": {"total_kb": 4030000, "available_kb": 3500000},
+            "placement": {"server_cpus": "0", "client_cpus": "1", "reason": "one CPU each"},
+            "sysctls": {"net.core.somaxconn": 4096, "net.ipv4.tcp_tw_reuse": 2,
+                        "net.ipv4.ip_local_port_range": "32768\t60999",
+                        "net.ipv4.tcp_max_syn_backlog": 512, "net.core.netdev_max_backlog": 1000,
+                        "fs.file-max": 9223372036854775807, "net.ipv4.tcp_autocorking": 1},
+            "kernel_hz": {"value": 250, "source": "/boot/config-6.1.0-fixture"},
+            "limits": {"nofile_soft": 1048576, "nofile_hard": 1048576},
+            "tools": {"gnuplot": "gnuplot 5.4 patchlevel 4", "python3": "3.11.2"}})
+
+
+def dump(path, obj):
+    text = json.dumps(obj, indent=1)
+    # Histogram buckets on one line each, as the loadgen writes them.
+    text = re.sub(r"\[\n\s*(\d+),\n\s*(\d+)\n\s*\]", r"[\1, \2]", text)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+
+
+def build(out):
+    b = Builder(out)
+    rng = b.rng
+    N = 3000
+
+    def matrix(pattern, workload, conns, rps, median, *, tail=0.0, tail_us=0.0, cpu=5.0, vcsw=0.05,
+               ivcsw=0.01, rss=3000, threads=1, errors=0, accepts=None, cpr=False):
+        samples = draw(rng, N, median, tail_fraction=tail, tail_us=tail_us)
+        srv = b.server(pattern, conns, len(samples), cpu, vcsw, ivcsw, rss, threads, accepts)
+        cid = f"matrix-{pattern}-frame-{workload}-c{conns}"
+        b.add({"id": cid, "name": f"matrix/{pattern}/frame/{workload}/c{conns}", "kind": "matrix",
+               "pattern": pattern, "workload": workload, "connections": conns},
+              samples, rps, server=srv, errors=errors, loadgen_kw={"connect_per_request": cpr})
+
+    # tiny: reuseport scales with connections, single saturates its one loop.
+    matrix("single", "tiny", 1, 45210.0, 21, cpu=9.1, vcsw=0.9, ivcsw=0.002)
+    matrix("thread-per-conn", "tiny", 1, 40115.0, 24, cpu=10.2, vcsw=1.0, ivcsw=0.004, threads=2, rss=3400)
+    matrix("reuseport", "tiny", 1, 44020.0, 22, cpu=9.4, vcsw=0.92, ivcsw=0.003, threads=2, rss=3300,
+           accepts=(1, 0))
+    matrix("single", "tiny", 16, 110400.0, 140, cpu=6.3, vcsw=0.04, ivcsw=0.0)
+    matrix("thread-per-conn", "tiny", 16, 70250.0, 220, cpu=11.8, vcsw=0.97, ivcsw=0.21, threads=17, rss=5200)
+    matrix("reuseport", "tiny", 16, 150800.0, 100, cpu=6.8, vcsw=0.05, ivcsw=0.01, threads=2, rss=3500,
+           accepts=(10, 6))
+    # blocking-tail: 1% of requests sleep 10 ms. On the single loop everyone waits.
+    matrix("single", "blocking-tail", 16, 1480.0, 9500, tail=0.04, tail_us=19500, cpu=7.0, vcsw=0.5)
+    matrix("thread-per-conn", "blocking-tail", 16, 14900.0, 180, tail=0.012, tail_us=10200, cpu=12.1,
+           vcsw=1.1, ivcsw=0.2, threads=17, rss=5200)
+    matrix("reuseport", "blocking-tail", 16, 2950.0, 4800, tail=0.03, tail_us=14000, cpu=7.2, vcsw=0.5,
+           threads=2, rss=3500, accepts=(9, 7))
+    # idle-heavy: 64 connections, mostly idle. thread-per-conn pays a thread each.
+    matrix("single", "idle-heavy", 64, 3100.0, 60, cpu=8.0, vcsw=0.95, rss=3900)
+    matrix("thread-per-conn", "idle-heavy", 64, 3050.0, 75, cpu=14.5, vcsw=1.02, ivcsw=0.05, threads=65,
+           rss=71680)
+    matrix("reuseport", "idle-heavy", 64, 3095.0, 62, cpu=8.3, vcsw=0.96, threads=2, rss=4100,
+           accepts=(40, 24), errors=2)
+    # churn: connect per request; the accept path. No thread-per-conn here.
+    matrix("single", "churn", 16, 18300.0, 650, cpu=38.0, vcsw=1.2, ivcsw=0.05, cpr=True)
+    matrix("reuseport", "churn", 16, 26900.0, 480, cpu=36.5, vcsw=1.1, ivcsw=0.0, threads=2, rss=3600,
+           accepts=(15000, 11900), cpr=True)
+
+    # Open-loop sweep: single's p99 crosses 10x its unloaded p99 after 20k req/s;
+    # reuseport never does within the sweep.
+    for pattern, curve in [("single", [(5000, 40), (10000, 55), (20000, 120), (40000, 30000)]),
+                           ("reuseport", [(5000, 38), (10000, 45), (20000, 60), (40000, 110)])]:
+        for offered, median in curve:
+            samples = draw(rng, N, median, sigma=0.3)
+            srv = b.server(pattern, 16, len(samples), 6.0, 0.3, 0.01, 3500, 1 if pattern == "single" else 2)
+            achieved = offered * (0.97 if median > 1000 else 0.999)
+            b.add({"id": f"sweep-{pattern}-frame-tiny-r{offered}",
+                   "name": f"sweep/{pattern}/frame/tiny/c16/r{offered}", "kind": "sweep",
+                   "pattern": pattern, "workload": "tiny", "connections": 16, "offered_rps": offered},
+                  samples, achieved, server=srv)
+
+    # The loopback floor: blocking ping-pong, one connection.
+    samples = draw(rng, N, 18, sigma=0.15)
+    b.add({"id": "baseline-pingpong-frame-tiny-c1", "name": "baseline/pingpong/frame/tiny/c1",
+           "kind": "baseline", "pattern": "pingpong", "workload": "tiny", "connections": 1},
+          samples, 52000.0)
+
+    # Nagle matrix (a slice of it): split writes with client Nagle on stall on the
+    # server's delayed ACK (40 ms + one 4 ms tick at HZ=250).
+    def nagle(cnd, snd, wp, qa, median, stall_frac, segs, srv_segs, rps):
+        n = 240
+        samples = draw(rng, n, median, sigma=0.2, tail_fraction=stall_frac, tail_us=43900, tail_sigma=0.01)
+        stalls = sum(1 for v in samples if v >= 30000)
+        onoff = lambda x: "on" if x else "off"  # noqa: E731
+        cid = f"nagle-c{onoff(cnd)}-s{onoff(snd)}-{wp}-qa{onoff(qa)}"
+        b.add({"id": cid, "name": f"nagle/single/frame/c_nodelay={onoff(cnd)}/s_nodelay={onoff(snd)}/{wp}/quickack={onoff(qa)}",
+               "kind": "nagle", "pattern": "single", "workload": "nagle", "connections": 1,
+               "client_nodelay": cnd, "server_nodelay": snd, "write_pattern": wp, "quickack": qa},
+              samples, rps,
+              extra_counters={"stalls": stalls, "stall_fraction": round(stalls / n, 4),
+                              "segs_out_per_req": segs[0], "segs_in_per_req": segs[1],
+                              "srv_segs_out_per_req": srv_segs[0], "srv_segs_in_per_req": srv_segs[1]},
+              loadgen_kw={"nodelay": cnd, "write_mode": wp, "quickack": qa, "segs": segs})
+
+    nagle(False, True, "split", False, 43900, 1.0, (2.0, 2.0), (2.0, 2.0), 22.7)
+    nagle(False, True, "split", True, 43900, 1.0, (2.0, 1.99), (1.99, 2.0), 22.7)
+    nagle(True, True, "split", False, 48, 0.0, (2.0, 1.0), (1.0, 2.0), 19800.0)
+    nagle(False, True, "writev", False, 31, 0.0, (1.0, 1.0), (1.0, 1.0), 29500.0)
+
+    # Nagle's upside: 50 writes of 20 bytes per request.
+    for cnd, segs, rps, median in [(True, 50.0, 9100.0, 105), (False, 3.2, 14200.0, 68)]:
+        samples = draw(rng, N, median)
+        onoff = "on" if cnd else "off"
+        b.add({"id": f"nagle-upside-c{onoff}", "name": f"nagle-upside/single/frame/c_nodelay={onoff}",
+               "kind": "nagle-upside", "pattern": "single", "workload": "many-small-writes",
+               "connections": 1, "client_nodelay": cnd, "write_pattern": "split"},
+              samples, rps, extra_counters={"segs_out_per_req": segs, "segs_in_per_req": 1.0,
+                                            "srv_segs_out_per_req": 1.0, "srv_segs_in_per_req": segs},
+              loadgen_kw={"nodelay": cnd, "write_mode": "split", "segs": (segs, 1.0)})
+    b.write()
+
+
+if __name__ == "__main__":
+    build(sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "fixtures", "run-small"))

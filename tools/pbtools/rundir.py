@@ -1,0 +1,398 @@
+"""Loading a run directory (see results/README.md for the contract).
+
+Everything here is forgiving on purpose: a run that crashed half-way, a case file
+that is missing or malformed, a counter the harness did not write, or a zero where
+a rate was expected must still give a report. Missing numbers are None, never 0,
+so that tables print a dash instead of a misleading zero. Problems are collected
+in Run.warnings and shown in the report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+
+from . import hdr
+
+# Canonical order of the server patterns (DESIGN.md's table); anything else sorts
+# after them alphabetically. Charts and tables follow this order and the colours
+# in charts are assigned from it, so a pattern looks the same everywhere.
+PATTERN_ORDER = ["single", "thread-per-conn", "worker-queue", "multi-accept",
+                 "reuseport", "reactor-pool"]
+WORKLOAD_ORDER = ["tiny", "cpu", "blocking-tail", "churn", "idle-heavy"]
+WRITE_ORDER = ["single", "split", "writev", "cork"]
+KINDS = ["matrix", "sweep", "baseline", "nagle", "nagle-upside"]
+
+# Counters and where to find each one in the loadgen record or server block when
+# the harness did not write it (an older harness, a partly written case).
+COUNTER_NAMES = [
+    "rps", "p50_us", "p99_us", "p999_us", "cpu_us_per_req", "vcsw_per_req",
+    "ivcsw_per_req", "peak_rss_kb", "peak_threads", "jain_requests",
+    "maxmin_requests", "jain_accepts", "maxmin_accepts", "errors", "offered_rps",
+    "stalls", "stall_fraction", "segs_out_per_req", "segs_in_per_req",
+    "srv_segs_out_per_req", "srv_segs_in_per_req",
+]
+
+# Google Benchmark appends these to a benchmark's name; the case name is the name
+# without them.
+_GBENCH_SUFFIX = re.compile(
+    r"/(real_time|manual_time|process_time|iterations:\d+|repeats:\d+|threads:\d+|min_time:[^/]+|min_warmup_time:[^/]+)$")
+
+
+def pattern_key(p: str):
+    return (PATTERN_ORDER.index(p), "") if p in PATTERN_ORDER else (len(PATTERN_ORDER), p)
+
+
+def workload_key(w: str):
+    return (WORKLOAD_ORDER.index(w), "") if w in WORKLOAD_ORDER else (len(WORKLOAD_ORDER), w or "")
+
+
+def strip_gbench_name(name: str) -> str:
+    while True:
+        stripped = _GBENCH_SUFFIX.sub("", name)
+        if stripped == name:
+            return name
+        name = stripped
+
+
+def num(value) -> float | None:
+    """A finite float, or None for anything else (missing, null, text, NaN)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    if isinstance(value, str):
+        try:
+            v = float(value)
+        except ValueError:
+            return None
+        return v if math.isfinite(v) else None
+    return None
+
+
+def dig(obj, *path):
+    """obj[path[0]][path[1]]... or None when any step is missing."""
+    for key in path:
+        if isinstance(obj, dict):
+            obj = obj.get(key)
+        elif isinstance(obj, list) and isinstance(key, int) and -len(obj) <= key < len(obj):
+            obj = obj[key]
+        else:
+            return None
+    return obj
+
+
+def as_bool(value) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return bool(value)
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v in ("on", "true", "yes", "1"):
+            return True
+        if v in ("off", "false", "no", "0"):
+            return False
+    return None
+
+
+def jain(values) -> float | None:
+    """Jain's fairness index (sum x)^2 / (n * sum x^2): 1 when every thread did the
+    same work, 1/n when one thread did all of it."""
+    xs = [float(v) for v in values if v is not None]
+    sq = sum(x * x for x in xs)
+    if not xs or sq == 0:
+        return None
+    return sum(xs) ** 2 / (len(xs) * sq)
+
+
+def maxmin(values) -> float | None:
+    xs = [float(v) for v in values if v is not None]
+    if not xs or max(xs) == 0:
+        return None
+    return math.inf if min(xs) == 0 else max(xs) / min(xs)
+
+
+@dataclass
+class Case:
+    id: str
+    name: str
+    kind: str
+    pattern: str
+    protocol: str
+    workload: str
+    connections: int | None
+    offered_rps: float | None
+    client_nodelay: bool | None = None
+    server_nodelay: bool | None = None
+    write_pattern: str | None = None
+    quickack: bool | None = None
+    counters: dict = field(default_factory=dict)
+    loadgen: dict | None = None
+    server: dict | None = None
+    source: str = ""
+    extra: dict = field(default_factory=dict)  # unknown "case" fields, kept for labels
+
+    def c(self, name: str) -> float | None:
+        """A counter, None when absent."""
+        return num(self.counters.get(name))
+
+    @property
+    def has_errors(self) -> bool:
+        e = self.c("errors")
+        return e is not None and e > 0
+
+    def latency(self, key: str) -> float | None:
+        """A latency percentile in us ("p50", "p99.9", "max", ...), from the counters
+        when the harness wrote it, else from the loadgen record."""
+        counter = {"p50": "p50_us", "p99": "p99_us", "p99.9": "p999_us"}.get(key)
+        if counter and self.c(counter) is not None:
+            return self.c(counter)
+        return num(dig(self.loadgen, "latency_us", key))
+
+    def histogram(self) -> hdr.Histogram | None:
+        lat = dig(self.loadgen, "latency_us")
+        h = hdr.from_latency_object(lat)
+        if h is None:
+            # Older records kept the histogram at the top level.
+            h = hdr.from_latency_object(dig(self.loadgen, "histogram"))
+        return h
+
+    def threads(self) -> list[dict]:
+        ts = dig(self.server, "stats", "threads")
+        return [t for t in ts if isinstance(t, dict)] if isinstance(ts, list) else []
+
+    @property
+    def nagle_label(self) -> str:
+        def onoff(b):
+            return "?" if b is None else ("on" if b else "off")
+        parts = [f"nodelay c={onoff(self.client_nodelay)} s={onoff(self.server_nodelay)}",
+                 self.write_pattern or "?", f"quickack={onoff(self.quickack)}"]
+        return "  ".join(parts)
+
+
+@dataclass
+class Run:
+    path: str
+    name: str
+    cases: list
+    gbench: dict | None
+    sysinfo: dict
+    run: dict
+    warnings: list
+    gbench_only: list  # gbench rows with no case file: (name, counters, error message)
+
+    def of_kind(self, kind: str) -> list:
+        return [c for c in self.cases if c.kind == kind]
+
+    def patterns(self) -> list[str]:
+        """Server patterns present anywhere in the run (the baseline's ping-pong is
+        not a server pattern)."""
+        ps = {c.pattern for c in self.cases if c.kind != "baseline" and c.pattern}
+        return sorted(ps, key=pattern_key)
+
+    def wall_seconds(self) -> float | None:
+        w = num(self.run.get("wall_seconds"))
+        if w is not None:
+            return w
+        return None
+
+
+def _load_json(path: str, warnings: list):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        warnings.append(f"{os.path.basename(path)}: unreadable ({e})")
+        return None
+
+
+def gbench_rows(doc) -> dict:
+    """{case name: {"counters": {...}, "error": str|None}} from a Google Benchmark
+    JSON document. With --benchmark_repetitions the "mean" aggregate stands for
+    the case (as compare.py does); plain repeated rows are averaged."""
+    rows = doc.get("benchmarks") if isinstance(doc, dict) else None
+    if not isinstance(rows, list):
+        return {}
+    has_aggregates = any(isinstance(r, dict) and r.get("run_type") == "aggregate" for r in rows)
+    grouped: dict = {}
+    for r in rows:
+        if not isinstance(r, dict):
+            continue
+        if has_aggregates:
+            if r.get("run_type") != "aggregate" or r.get("aggregate_name") != "mean":
+                continue
+            base = r.get("run_name") or re.sub(r"_mean$", "", str(r.get("name", "")))
+        else:
+            base = r.get("run_name") or r.get("name")
+        if not base:
+            continue
+        name = strip_gbench_name(str(base))
+        g = grouped.setdefault(name, {"rows": [], "error": None})
+        if r.get("error_occurred"):
+            g["error"] = str(r.get("error_message") or "error")
+            continue
+        g["rows"].append(r)
+    out = {}
+    skip = {"name", "run_name", "run_type", "aggregate_name", "aggregate_unit", "family_index",
+            "per_family_instance_index", "repetitions", "repetition_index", "threads",
+            "iterations", "real_time", "cpu_time", "time_unit", "label", "error_occurred",
+            "error_message"}
+    for name, g in grouped.items():
+        sums: dict = {}
+        counts: dict = {}
+        for r in g["rows"]:
+            for k, v in r.items():
+                if k in skip:
+                    continue
+                x = num(v)
+                if x is not None:
+                    sums[k] = sums.get(k, 0.0) + x
+                    counts[k] = counts.get(k, 0) + 1
+        out[name] = {"counters": {k: sums[k] / counts[k] for k in sums}, "error": g["error"]}
+    return out
+
+
+def _fill_counters(case: Case) -> None:
+    """Derives counters the harness did not write from the loadgen and server
+    blocks, so tables and charts still have them."""
+    c = case.counters
+    lg = case.loadgen or {}
+    srv = case.server or {}
+
+    def put(name, value):
+        if num(c.get(name)) is None and value is not None:
+            c[name] = value
+
+    put("rps", num(lg.get("throughput_rps")))
+    put("p50_us", num(dig(lg, "latency_us", "p50")))
+    put("p99_us", num(dig(lg, "latency_us", "p99")))
+    put("p999_us", num(dig(lg, "latency_us", "p99.9")))
+    errs = lg.get("errors")
+    if isinstance(errs, dict):
+        total = num(errs.get("total"))
+        if total is None:
+            total = sum(num(v) or 0 for v in errs.values())
+        put("errors", total)
+    requests = num(lg.get("requests"))
+    if requests:
+        for counter, key in (("cpu_us_per_req", "cpu_us"), ("vcsw_per_req", "vcsw"),
+                             ("ivcsw_per_req", "ivcsw")):
+            v = num(srv.get(key))
+            put(counter, None if v is None else v / requests)
+    put("peak_rss_kb", num(srv.get("peak_rss_kb")))
+    put("peak_threads", num(srv.get("peak_threads")) or num(dig(srv, "stats", "peak_threads")))
+    put("segs_out_per_req", num(dig(lg, "tcp_info", "segs_out_per_request")))
+    put("segs_in_per_req", num(dig(lg, "tcp_info", "segs_in_per_request")))
+    if case.offered_rps is None:
+        case.offered_rps = num(c.get("offered_rps")) or num(dig(lg, "open_loop", "target_rps"))
+    put("offered_rps", case.offered_rps)
+    threads = case.threads()
+    if threads:
+        req = thread_values(threads, "requests")
+        acc = thread_values(threads, "accepted")
+        put("jain_requests", jain(req))
+        put("maxmin_requests", maxmin(req))
+        put("jain_accepts", jain(acc))
+        put("maxmin_accepts", maxmin(acc))
+
+
+def thread_values(threads: list[dict], key: str) -> list[float]:
+    """Per-thread values of `key` over the threads whose role does that kind of work.
+
+    A role counts when any thread of that role has a non-zero value: the loops of
+    reuseport for requests, the acceptor of reactor-pool for accepts, the
+    connection threads of thread-per-conn for requests. Threads of a role that
+    never does the work (reactor-pool's reader loops for accepts) would only drag
+    the fairness index down for no reason."""
+    roles = {t.get("role", "loop") for t in threads if (num(t.get(key)) or 0) > 0}
+    return [num(t.get(key)) or 0.0 for t in threads if t.get("role", "loop") in roles]
+
+
+def _case_from_doc(doc: dict, path: str) -> Case:
+    info = doc.get("case") if isinstance(doc.get("case"), dict) else {}
+    known = {"id", "name", "kind", "pattern", "protocol", "workload", "connections",
+             "offered_rps", "client_nodelay", "server_nodelay", "write_pattern", "quickack"}
+    stem = os.path.splitext(os.path.basename(path))[0]
+    conns = num(info.get("connections"))
+    case = Case(
+        id=str(info.get("id") or stem),
+        name=str(info.get("name") or info.get("id") or stem),
+        kind=str(info.get("kind") or "matrix"),
+        pattern=str(info.get("pattern") or "?"),
+        protocol=str(info.get("protocol") or "frame"),
+        workload=str(info.get("workload") or "?"),
+        connections=int(conns) if conns is not None else None,
+        offered_rps=num(info.get("offered_rps")),
+        client_nodelay=as_bool(info.get("client_nodelay")),
+        server_nodelay=as_bool(info.get("server_nodelay")),
+        write_pattern=info.get("write_pattern"),
+        quickack=as_bool(info.get("quickack")),
+        counters={k: v for k, v in (doc.get("counters") or {}).items() if num(v) is not None},
+        loadgen=doc.get("loadgen") if isinstance(doc.get("loadgen"), dict) else None,
+        server=doc.get("server") if isinstance(doc.get("server"), dict) else None,
+        source=path,
+        extra={k: v for k, v in info.items() if k not in known},
+    )
+    if case.connections is None:
+        conns = num(dig(case.loadgen, "config", "connections"))
+        case.connections = int(conns) if conns is not None else None
+    return case
+
+
+def load_run(path: str) -> Run:
+    path = os.path.abspath(path)
+    warnings: list = []
+    gbench_path = os.path.join(path, "gbench.json")
+    gbench = _load_json(gbench_path, warnings)
+    if gbench is None and not os.path.exists(gbench_path):
+        warnings.append("gbench.json is missing")
+    rows = gbench_rows(gbench) if gbench else {}
+
+    cases = []
+    cases_dir = os.path.join(path, "cases")
+    names = sorted(os.listdir(cases_dir)) if os.path.isdir(cases_dir) else []
+    for fname in names:
+        if not fname.endswith(".json"):
+            continue
+        doc = _load_json(os.path.join(cases_dir, fname), warnings)
+        if not isinstance(doc, dict):
+            if doc is not None:
+                warnings.append(f"cases/{fname}: not a JSON object")
+            continue
+        case = _case_from_doc(doc, os.path.join(cases_dir, fname))
+        if case.kind not in KINDS:
+            warnings.append(f"cases/{fname}: unknown kind {case.kind!r}; listed, not charted")
+        cases.append(case)
+
+    seen = set()
+    for case in cases:
+        row = rows.get(case.name) or rows.get(case.id)
+        if row:
+            seen.add(case.name if case.name in rows else case.id)
+            # The case file is the primary record; gbench fills what it lacks.
+            for k, v in row["counters"].items():
+                if num(case.counters.get(k)) is None:
+                    case.counters[k] = v
+            if row["error"]:
+                case.extra["gbench_error"] = row["error"]
+        _fill_counters(case)
+
+    gbench_only = [(n, r["counters"], r["error"]) for n, r in rows.items() if n not in seen]
+    if not cases:
+        warnings.append("no case files under cases/")
+
+    sysinfo = _load_json(os.path.join(path, "sysinfo.json"), warnings) or {}
+    run = _load_json(os.path.join(path, "run.json"), warnings) or {}
+    if not isinstance(sysinfo, dict):
+        sysinfo = {}
+    if not isinstance(run, dict):
+        run = {}
+    return Run(path=path, name=os.path.basename(path.rstrip("/")), cases=cases, gbench=gbench,
+               sysinfo=sysinfo, run=run, warnings=warnings, gbench_only=gbench_only)
