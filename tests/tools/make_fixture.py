@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import shutil
 import sys
 
@@ -216,17 +215,33 @@ class Builder:
 
 
 def dump(path, obj):
-    text = json.dumps(obj, indent=1)
-    # Histogram buckets on one line each, as the loadgen writes them.
-    text = re.sub(r"\[\n\s*(\d+),\n\s*(\d+)\n\s*\]", r"[\1, \2]", text)
+    """JSON as the loadgen writes it: indented, but each histogram's bucket list
+    on one line."""
+    flat = {}
+
+    def strip(o):
+        if isinstance(o, dict):
+            return {k: (_token(flat, v) if k == "buckets" else strip(v)) for k, v in o.items()}
+        if isinstance(o, list):
+            return [strip(v) for v in o]
+        return o
+    text = json.dumps(strip(obj), indent=1)
+    for token, value in flat.items():
+        text = text.replace(f'"{token}"', json.dumps(value, separators=(",", ":")))
     with open(path, "w", encoding="utf-8") as f:
         f.write(text + "\n")
+
+
+def _token(flat, value):
+    token = f"@@buckets{len(flat)}@@"
+    flat[token] = value
+    return token
 
 
 def build(out):
     b = Builder(out)
     rng = b.rng
-    N = 3000
+    N = 1500
 
     def matrix(pattern, workload, conns, rps, median, *, tail=0.0, tail_us=0.0, cpu=5.0, vcsw=0.05,
                ivcsw=0.01, rss=3000, threads=1, errors=0, accepts=None, cpr=False):

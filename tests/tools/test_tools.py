@@ -1,0 +1,525 @@
+#!/usr/bin/env python3
+"""Fixture-based tests of tools/report, tools/compare and tools/sysinfo.
+
+The fixture (fixtures/run-small, written by make_fixture.py) is a small run
+directory in the harness's format. The tools run as a user runs them, as
+subprocesses on a copy of it; the expected numbers come from the fixture's JSON,
+never from the code under test.
+
+    python3 tests/tools/test_tools.py [-v]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+import xml.etree.ElementTree as ET
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+TOOLS = os.path.join(REPO, "tools")
+FIXTURE = os.path.join(HERE, "fixtures", "run-small")
+sys.path.insert(0, TOOLS)
+
+from pbtools import analysis, hdr  # noqa: E402
+
+HAVE_GNUPLOT = shutil.which("gnuplot") is not None
+PATTERNS = ["single", "thread-per-conn", "reuseport"]
+WORKLOADS = ["tiny", "blocking-tail", "churn", "idle-heavy"]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def tool(name, *args, check=True):
+    r = subprocess.run([sys.executable, os.path.join(TOOLS, name), *args], capture_output=True, text=True,
+                       timeout=300)
+    if check and r.returncode != 0:
+        raise AssertionError(f"tools/{name} {' '.join(args)} exited {r.returncode}:\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def fixture_cases():
+    out = {}
+    for f in os.listdir(os.path.join(FIXTURE, "cases")):
+        with open(os.path.join(FIXTURE, "cases", f), encoding="utf-8") as fh:
+            doc = json.load(fh)
+        out[doc["case"]["id"]] = doc
+    return out
+
+
+def copy_fixture(tmp, name="run"):
+    dst = os.path.join(tmp, name)
+    shutil.copytree(FIXTURE, dst)
+    return dst
+
+
+# --- reading REPORT.md back ----------------------------------------------------------
+
+def parse_number(cell: str) -> float | None:
+    """"12,345" -> 12345; "1.23 ms" -> 1230 (us); "70.0 MiB" -> 71680 (KiB)."""
+    cell = cell.replace("⚠", "").replace(",", "").replace("+", "").strip()
+    m = re.fullmatch(r"(-?[\d.]+)\s*(us|ms|s|KiB|MiB|GiB|%|x)?", cell)
+    if not m:
+        return None
+    v = float(m.group(1))
+    scale = {"us": 1, "ms": 1e3, "s": 1e6, "KiB": 1, "MiB": 1024, "GiB": 1024 ** 2}.get(m.group(2), 1)
+    return v * scale
+
+
+def sections(md: str) -> dict:
+    """{heading text: body} for ## and ### headings (### nested under its ##)."""
+    out, current, parent = {}, None, None
+    for line in md.splitlines():
+        m = re.match(r"(#{2,3}) (.*)", line)
+        if m:
+            if len(m.group(1)) == 2:
+                parent = m.group(2)
+                current = parent
+            else:
+                current = f"{parent} / {m.group(2)}"
+            out[current] = []
+            continue
+        if current is not None:
+            out[current].append(line)
+            if parent and current != parent:
+                out[parent].append(line)
+    return {k: "\n".join(v) for k, v in out.items()}
+
+
+def tables(text: str) -> list[list[dict]]:
+    """Markdown tables in text, each as a list of {header: cell} rows."""
+    result, block = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            block.append(line)
+            continue
+        if len(block) >= 2:
+            cells = [[c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]] for row in block]
+            headers = cells[0]
+            result.append([dict(zip(headers, r)) for r in cells[2:]])
+        block = []
+    return result
+
+
+def table_with(text: str, *headers) -> list[dict]:
+    for t in tables(text):
+        if t and all(h in t[0] for h in headers):
+            return t
+    raise AssertionError(f"no table with columns {headers}")
+
+
+class NumberMatch:
+    def assertClose(self, cell, expected, what=""):
+        got = parse_number(cell)
+        self.assertIsNotNone(got, f"{what}: cell {cell!r} is not a number")
+        # Tables round: to the unit, to 3 significant digits, or to 2 decimals of ms.
+        tol = max(0.51, 0.006 * abs(expected))
+        self.assertLessEqual(abs(got - expected), tol, f"{what}: table says {cell!r}, fixture has {expected}")
+
+
+# --- report --------------------------------------------------------------------------
+
+class ReportTest(unittest.TestCase, NumberMatch):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="pb-report-")
+        cls.run_dir = copy_fixture(cls.tmp)
+        args = [cls.run_dir] if HAVE_GNUPLOT else [cls.run_dir, "--no-charts"]
+        cls.result = tool("report", *args)
+        with open(os.path.join(cls.run_dir, "REPORT.md"), encoding="utf-8") as f:
+            cls.md = f.read()
+        cls.sec = sections(cls.md)
+        cls.cases = fixture_cases()
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def expected_charts(self):
+        names = ["cpu-per-request", "ctxsw-per-request", "p99-vs-load-tiny", "nagle", "nagle-upside"]
+        for w in WORKLOADS:
+            names += [f"throughput-{w}", f"latency-spectrum-{w}", f"spread-{w}"]
+        return names
+
+    @unittest.skipUnless(HAVE_GNUPLOT, "gnuplot not installed")
+    def test_every_chart_is_valid_svg_naming_every_pattern(self):
+        for name in self.expected_charts():
+            path = os.path.join(self.run_dir, "charts", name + ".svg")
+            self.assertTrue(os.path.isfile(path), f"{name}.svg missing")
+            root = ET.parse(path).getroot()
+            self.assertTrue(root.tag.endswith("svg"), name)
+            text = " ".join(t for t in root.itertext())
+            for p in PATTERNS:
+                self.assertRegex(text, rf"(?<![\w-]){re.escape(p)}(?![\w-])", f"{name}.svg does not name {p}")
+
+    @unittest.skipUnless(HAVE_GNUPLOT, "gnuplot not installed")
+    def test_every_chart_has_a_png(self):
+        for name in self.expected_charts():
+            with open(os.path.join(self.run_dir, "charts", name + ".png"), "rb") as f:
+                self.assertEqual(f.read(8), PNG_MAGIC, name)
+
+    @unittest.skipUnless(HAVE_GNUPLOT, "gnuplot not installed")
+    def test_report_embeds_each_chart_by_relative_path(self):
+        embedded = set(re.findall(r"!\[[^\]]*\]\((charts/[^)]+\.svg)\)", self.md))
+        self.assertEqual(embedded, {f"charts/{n}.svg" for n in self.expected_charts()})
+        for rel in embedded:
+            self.assertTrue(os.path.isfile(os.path.join(self.run_dir, rel)), rel)
+
+    def test_throughput_tables_match_fixture(self):
+        for w in WORKLOADS:
+            t = tables(self.sec[f"Throughput vs connections / {w}"])[0]
+            rows = {r["pattern"]: r for r in t}
+            for doc in self.cases.values():
+                c = doc["case"]
+                if c["kind"] == "matrix" and c["workload"] == w:
+                    cell = rows[c["pattern"]][f"{c['connections']} conns req/s"]
+                    self.assertClose(cell, doc["counters"]["rps"], c["id"])
+
+    def test_latency_tables_match_fixture(self):
+        checked = 0
+        for title, body in self.sec.items():
+            m = re.fullmatch(r"Latency percentile spectrum / (.+), (\d+) connections", title)
+            if not m:
+                continue
+            w, conns = m.group(1), int(m.group(2))
+            rows = {r["pattern"]: r for r in table_with(body, "p50", "p99.9", "max")}
+            for doc in self.cases.values():
+                c = doc["case"]
+                if c["kind"] == "matrix" and c["workload"] == w and c["connections"] == conns:
+                    row, lat = rows[c["pattern"]], doc["loadgen"]["latency_us"]
+                    self.assertClose(row["p50"], doc["counters"]["p50_us"], c["id"])
+                    self.assertClose(row["p99"], doc["counters"]["p99_us"], c["id"])
+                    self.assertClose(row["p99.9"], doc["counters"]["p999_us"], c["id"])
+                    self.assertClose(row["p90"], lat["p90"], c["id"])
+                    self.assertClose(row["max"], lat["max"], c["id"])
+                    checked += 1
+            base = self.cases["baseline-pingpong-frame-tiny-c1"]
+            self.assertClose(rows["loopback baseline (pingpong)"]["p50"], base["counters"]["p50_us"])
+        self.assertGreaterEqual(checked, 10)
+
+    def test_blocking_tail_reading_compares_single(self):
+        single = self.cases["matrix-single-frame-blocking-tail-c16"]["counters"]["p99_us"]
+        tpc = self.cases["matrix-thread-per-conn-frame-blocking-tail-c16"]["counters"]["p99_us"]
+        reading = self.sec["Reading"]
+        m = re.search(r"server-single's p99 is ([\d.]+ m?s|[\d.]+ us) vs ([\d.]+ m?s|[\d.]+ us) "
+                      r"for thread-per-conn \(([\d.]+)x\)", reading)
+        self.assertIsNotNone(m, reading)
+        self.assertClose(m.group(1), single)
+        self.assertClose(m.group(2), tpc)
+        self.assertAlmostEqual(float(m.group(3)), single / tpc, delta=0.06)
+
+    def test_reading_names_run_time_and_machine(self):
+        reading = self.sec["Reading"]
+        self.assertIn("4 min 05 s", reading)        # run.json wall_seconds 245.3
+        self.assertIn("Fixture CPU @ 2.00GHz", reading)
+        self.assertIn("HZ=250", reading)
+
+    def test_idle_heavy_threads_and_rss(self):
+        rows = {r["pattern"]: r for r in table_with(self.sec["Threads and memory with many idle connections"],
+                                                     "peak threads", "peak RSS")}
+        for p in PATTERNS:
+            doc = self.cases[f"matrix-{p}-frame-idle-heavy-c64"]
+            self.assertClose(rows[p]["peak threads"], doc["counters"]["peak_threads"], p)
+            self.assertClose(rows[p]["peak RSS"], doc["counters"]["peak_rss_kb"], p)
+        self.assertIn("⚠", rows["reuseport"]["peak threads"])  # that case had errors
+        self.assertRegex(self.sec["Reading"], r"server-thread-per-conn held 65 threads and 70\.0 MiB RSS")
+
+    def test_fairness_table(self):
+        t = table_with(self.sec["Load spread across threads"], "Jain requests", "Jain accepts")
+        for r in t:
+            w = r["workload"].split(",")[0]
+            doc = next(d for d in self.cases.values() if d["case"]["kind"] == "matrix"
+                       and d["case"]["workload"] == w and d["case"]["pattern"] == r["pattern"]
+                       and r["workload"].endswith(f"{d['case']['connections']} conns"))
+            for col, counter in (("Jain requests", "jain_requests"), ("Jain accepts", "jain_accepts")):
+                if counter in doc["counters"]:
+                    self.assertAlmostEqual(float(r[col]), doc["counters"][counter], delta=0.0006)
+
+    def test_cost_table(self):
+        t = table_with(self.sec["Server cost per request"], "CPU us/req")
+        self.assertGreaterEqual(len(t), 11)
+        for r in t:
+            w = r["workload"].split(",")[0]
+            conns = int(re.search(r"(\d+) conns", r["workload"]).group(1))
+            doc = self.cases[f"matrix-{r['pattern']}-frame-{w}-c{conns}"]
+            self.assertClose(r["CPU us/req"], doc["counters"]["cpu_us_per_req"], doc["case"]["id"])
+
+    def test_knee_table(self):
+        rows = {r["pattern"]: r for r in table_with(self.sec["p99 vs offered load"], "knee req/s")}
+        self.assertEqual(rows["single"]["knee req/s"], "20,000")
+        self.assertEqual(rows["single"]["crossed"], "yes")
+        self.assertEqual(rows["reuseport"]["knee req/s"], "40,000+")
+        self.assertEqual(rows["reuseport"]["crossed"], "no")
+
+    def test_nagle_table_and_explanation(self):
+        sec = self.sec["TCP_NODELAY, write patterns and delayed ACK"]
+        t = table_with(sec, "stalls ≥30 ms", "client segs out/req")
+        self.assertEqual(len(t), 4)
+        for r in t:
+            doc = next(d for d in self.cases.values() if d["case"]["kind"] == "nagle"
+                       and ("on" if d["case"]["client_nodelay"] else "off") == r["client nodelay"]
+                       and d["case"]["write_pattern"] == r["writes"]
+                       and ("on" if d["case"]["quickack"] else "off") == r["quickack"])
+            self.assertClose(r["p50"], doc["counters"]["p50_us"], doc["case"]["id"])
+            self.assertClose(r["stalls ≥30 ms"], doc["counters"]["stalls"], doc["case"]["id"])
+            self.assertClose(r["client segs out/req"], doc["counters"]["segs_out_per_req"], doc["case"]["id"])
+        # The explanation uses the machine's tick and the measured stall.
+        self.assertIn("HZ=250 a tick is 4 ms", sec)
+        self.assertIn("40 to 44 ms", sec)
+        self.assertIn("TCP_QUICKACK", sec)
+        self.assertIn("writev", sec)
+
+    def test_errors_are_reported(self):
+        err = self.sec["Errors"]
+        self.assertIn("matrix-reuseport-frame-idle-heavy-c64", err)
+        self.assertIn("server exited before listening", err)   # the gbench row with no case file
+        self.assertIn("**Errors:**", self.md)
+
+
+class ReportRobustnessTest(unittest.TestCase):
+    """The report must come out whole from a partial or odd run directory."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="pb-report-odd-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def report(self, run_dir):
+        r = tool("report", run_dir, *([] if HAVE_GNUPLOT else ["--no-charts"]), check=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(run_dir, "REPORT.md"), encoding="utf-8") as f:
+            md = f.read()
+        charts_dir = os.path.join(run_dir, "charts")
+        for f in os.listdir(charts_dir) if os.path.isdir(charts_dir) else []:
+            if f.endswith(".svg"):
+                ET.parse(os.path.join(charts_dir, f))
+        return md
+
+    def test_sections_only_for_kinds_present(self):
+        run = copy_fixture(self.tmp)
+        for f in os.listdir(os.path.join(run, "cases")):
+            if not f.startswith("matrix-"):
+                os.unlink(os.path.join(run, "cases", f))
+        md = self.report(run)
+        self.assertNotIn("## TCP_NODELAY", md)
+        self.assertNotIn("## Nagle's upside", md)
+        self.assertNotIn("## p99 vs offered load", md)
+        self.assertIn("## Throughput vs connections", md)
+        if HAVE_GNUPLOT:
+            self.assertFalse(os.path.exists(os.path.join(run, "charts", "nagle.svg")))
+            self.assertTrue(os.path.exists(os.path.join(run, "charts", "throughput-tiny.svg")))
+
+    def test_broken_zero_and_missing_inputs(self):
+        run = copy_fixture(self.tmp)
+        cases = os.path.join(run, "cases")
+        with open(os.path.join(cases, "truncated.json"), "w") as f:
+            f.write('{"schema": "patternbench.case/1", "case": {"id": "trunc')
+        zero = {"schema": "patternbench.case/1",
+                "case": {"id": "matrix-zero", "name": "matrix/zero", "kind": "matrix", "pattern": "multi-accept",
+                         "protocol": "frame", "workload": "tiny", "connections": 16},
+                "counters": {"rps": 0, "p50_us": 0, "p99_us": 0, "p999_us": 0, "cpu_us_per_req": 0,
+                             "vcsw_per_req": 0, "errors": 5},
+                "loadgen": {"requests": 0, "latency_us": {"count": 0, "p50": 0, "p99": 0, "max": 0,
+                                                          "histogram": {"unit": "us", "buckets": []}}},
+                "server": {"stats": {"threads": [{"role": "loop", "accepted": 0, "requests": 0},
+                                                 {"role": "loop", "accepted": 0, "requests": 0}]}}}
+        with open(os.path.join(cases, "matrix-zero.json"), "w") as f:
+            json.dump(zero, f)
+        # A sweep with a zero unloaded p99: no knee can be derived.
+        sweep = dict(zero, case=dict(zero["case"], id="sweep-zero", kind="sweep", offered_rps=1000))
+        with open(os.path.join(cases, "sweep-zero.json"), "w") as f:
+            json.dump(sweep, f)
+        os.unlink(os.path.join(run, "sysinfo.json"))
+        os.unlink(os.path.join(run, "run.json"))
+        md = self.report(run)
+        self.assertIn("truncated.json", md)          # named as a problem, not fatal
+        self.assertIn("multi-accept", md)
+        self.assertIn("wall time **unknown**", md)
+
+    def test_gbench_only_and_empty_dirs(self):
+        only = os.path.join(self.tmp, "gbench-only")
+        os.makedirs(only)
+        shutil.copy(os.path.join(FIXTURE, "gbench.json"), only)
+        md = self.report(only)
+        self.assertIn("no case files", md)
+        self.assertIn("matrix/single/frame/tiny/c16", md)
+        empty = os.path.join(self.tmp, "empty")
+        os.makedirs(empty)
+        self.assertIn("No cases", self.report(empty))
+
+
+# --- knee ------------------------------------------------------------------------------
+
+class KneeTest(unittest.TestCase):
+    def test_knee_is_last_rate_under_ten_times_unloaded_p99(self):
+        k = analysis.knee([(8000, 1200), (1000, 100), (2000, 120), (4000, 300), (16000, 5000)])
+        self.assertEqual((k.base_rate, k.base_p99, k.threshold), (1000, 100, 1000))
+        self.assertEqual((k.rate, k.p99, k.crossed), (4000, 300, True))
+
+    def test_a_dip_after_the_crossing_does_not_move_the_knee(self):
+        k = analysis.knee([(1000, 50), (2000, 60), (3000, 900), (4000, 40), (5000, 45)])
+        self.assertEqual((k.rate, k.crossed), (2000, True))
+
+    def test_exactly_ten_times_counts_as_crossed(self):
+        k = analysis.knee([(1000, 50), (2000, 500)])
+        self.assertEqual((k.rate, k.crossed), (1000, True))
+
+    def test_never_crossed(self):
+        k = analysis.knee([(1000, 50), (2000, 60), (4000, 200)])
+        self.assertEqual((k.rate, k.crossed), (4000, False))
+
+    def test_missing_and_zero(self):
+        self.assertIsNone(analysis.knee([]).rate)
+        self.assertIsNone(analysis.knee([(1000, 0), (2000, 50)]).rate)
+        k = analysis.knee([(1000, None), (2000, 50), (None, 10), (4000, 80)])
+        self.assertEqual((k.base_rate, k.rate), (2000, 4000))
+
+    def test_fixture_sweep(self):
+        sys.path.insert(0, TOOLS)
+        from pbtools.rundir import load_run
+        knees = analysis.sweep_knees(load_run(FIXTURE).of_kind("sweep"))
+        self.assertEqual((knees["single"].rate, knees["single"].crossed), (20000, True))
+        self.assertEqual((knees["reuseport"].rate, knees["reuseport"].crossed), (40000, False))
+
+
+# --- histogram decoding ---------------------------------------------------------------
+
+class HistogramTest(unittest.TestCase):
+    def test_steps(self):
+        self.assertEqual(hdr.highest_equivalent(2047), 2047)      # exact below 2048
+        self.assertEqual(hdr.highest_equivalent(2048), 2049)      # steps of 2 above
+        self.assertEqual(hdr.lowest_equivalent(5000), 5000)
+        self.assertEqual(hdr.highest_equivalent(44_000), 44_031)  # steps of 32 here
+
+    def test_percentiles_of_fixture_match_loadgen_record(self):
+        for doc in fixture_cases().values():
+            lat = doc["loadgen"]["latency_us"]
+            h = hdr.from_latency_object(lat)
+            self.assertEqual(h.total, lat["count"])
+            for key, p in (("p50", 50), ("p90", 90), ("p99", 99), ("p99.9", 99.9), ("p99.99", 99.99)):
+                self.assertEqual(h.value_at_percentile(p), lat[key], f"{doc['case']['id']} {key}")
+
+    def test_spectrum_is_monotonic_and_ends_at_max(self):
+        h = hdr.Histogram(hdr.to_buckets(range(1, 10001)), 10000)
+        pts = h.spectrum()
+        self.assertEqual(pts[0], (1.0, 1))
+        self.assertEqual(pts[-1], (10000.0, 10000))
+        self.assertTrue(all(a[1] <= b[1] for a, b in zip(pts, pts[1:])))
+
+
+# --- compare ---------------------------------------------------------------------------
+
+class CompareTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="pb-compare-")
+        with open(os.path.join(FIXTURE, "gbench.json"), encoding="utf-8") as f:
+            self.doc = json.load(f)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def write(self, name, doc):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(doc, f)
+        return path
+
+    def contender(self, edits):
+        doc = json.loads(json.dumps(self.doc))
+        for b in doc["benchmarks"]:
+            for prefix, counter, factor in edits:
+                if b["name"].startswith(prefix + "/"):
+                    b[counter] *= factor
+        return self.write("b.json", doc)
+
+    def verdicts(self, *args):
+        r = tool("compare", *args, "--format", "json")
+        self.assertEqual(r.returncode, 0)
+        out = json.loads(r.stdout)
+        return {(row["case"], row["counter"]): row["verdict"] for row in out["rows"]}, out
+
+    def test_regression_beyond_threshold_and_noise_within(self):
+        a = self.write("a.json", self.doc)
+        b = self.contender([("matrix/single/frame/tiny/c16", "rps", 0.80),        # -20%: regression
+                            ("matrix/reuseport/frame/tiny/c16", "p99_us", 1.02),  # +2%: noise
+                            ("matrix/reuseport/frame/churn/c16", "p99_us", 0.70)])  # -30%: improvement
+        v, out = self.verdicts(a, b)
+        self.assertEqual(v[("matrix/single/frame/tiny/c16", "rps")], "regression")
+        self.assertEqual(v[("matrix/reuseport/frame/tiny/c16", "p99_us")], "noise")
+        self.assertEqual(v[("matrix/reuseport/frame/churn/c16", "p99_us")], "improvement")
+        self.assertEqual(out["regressions"], 1)
+        self.assertEqual(out["improvements"], 1)
+
+    def test_threshold_flag(self):
+        a = self.write("a.json", self.doc)
+        b = self.contender([("matrix/reuseport/frame/tiny/c16", "p99_us", 1.02)])
+        v, _ = self.verdicts(a, b, "--threshold", "1")
+        self.assertEqual(v[("matrix/reuseport/frame/tiny/c16", "p99_us")], "regression")
+
+    def test_text_output_marks_regression_and_exits_zero(self):
+        a = self.write("a.json", self.doc)
+        b = self.contender([("matrix/single/frame/tiny/c16", "rps", 0.80),
+                            ("matrix/reuseport/frame/tiny/c16", "p99_us", 1.02)])
+        r = tool("compare", a, b, "--color", "never")
+        self.assertEqual(r.returncode, 0)
+        lines = r.stdout.splitlines()
+        flagged = [ln for ln in lines if "REGRESSION" in ln]
+        self.assertEqual(len(flagged), 1, r.stdout)
+        self.assertIn("matrix/single/frame/tiny/c16", flagged[0])
+        self.assertIn("-20.0%", flagged[0])
+        self.assertIn("1 regression(s)", r.stdout)
+
+    def test_run_directories(self):
+        a = copy_fixture(self.tmp, "a")
+        b = copy_fixture(self.tmp, "b")
+        path = os.path.join(b, "cases", "matrix-single-frame-churn-c16.json")
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+        doc["counters"]["rps"] *= 1.10
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(doc, f)
+        # A case B did not run at all: no case file and no gbench row. (With only
+        # the case file gone, compare would still use B's gbench row.)
+        os.unlink(os.path.join(b, "cases", "nagle-upside-con.json"))
+        gb = dict(self.doc, benchmarks=[r for r in self.doc["benchmarks"]
+                                        if not r["name"].startswith("nagle-upside/single/frame/c_nodelay=on/")])
+        with open(os.path.join(b, "gbench.json"), "w", encoding="utf-8") as f:
+            json.dump(gb, f)
+        v, out = self.verdicts(a, b)
+        self.assertEqual(v[("matrix/single/frame/churn/c16", "rps")], "improvement")
+        self.assertEqual(out["only_in_a"], ["nagle-upside/single/frame/c_nodelay=on"])
+
+
+# --- sysinfo ---------------------------------------------------------------------------
+
+class SysinfoTest(unittest.TestCase):
+    def test_emits_json_with_the_keys(self):
+        r = tool("sysinfo", "--server-cpus", "0", "--client-cpus", "1", "--reason", "one CPU each")
+        info = json.loads(r.stdout)
+        for key in ("schema", "hostname", "kernel", "os", "cpu", "memory", "placement", "sysctls",
+                    "kernel_hz", "limits", "tools"):
+            self.assertIn(key, info)
+        self.assertEqual(info["placement"], {"server_cpus": "0", "client_cpus": "1", "reason": "one CPU each"})
+        for key in ("model", "logical"):
+            self.assertIn(key, info["cpu"])
+        self.assertIn("total_kb", info["memory"])
+        for name in ("net.core.somaxconn", "net.ipv4.tcp_tw_reuse", "net.ipv4.ip_local_port_range",
+                     "net.ipv4.tcp_max_syn_backlog", "net.core.netdev_max_backlog", "fs.file-max"):
+            self.assertIn(name, info["sysctls"])
+        self.assertIn("value", info["kernel_hz"])
+        self.assertIn("source", info["kernel_hz"])
+        self.assertIn("nofile_soft", info["limits"])
+        if sys.platform.startswith("linux"):
+            self.assertEqual(info["kernel"]["sysname"], "Linux")
+            self.assertGreater(info["cpu"]["logical"], 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
