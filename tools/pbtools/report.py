@@ -8,6 +8,7 @@ than written with a blank. Sections exist only for the case kinds the run has.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import math
 import os
 import sys
@@ -66,19 +67,31 @@ class Report:
 
     # --- charts ---
     def chart(self, chart: gnuplot.Chart | None) -> str:
-        """Renders a chart and returns the markdown that embeds it."""
+        """Queues a chart and returns a placeholder for the markdown that embeds it;
+        embed_charts() renders the queue and fills the placeholders in."""
         if chart is None:
             return ""
         self.charts.append(chart)
-        if not self.draw:
-            return ""
-        gnuplot.render(chart, self.charts_dir, self.formats)
-        if chart.error:
-            return f"*(chart {chart.name} could not be drawn: {chart.error})*\n\n"
+        return f"@@chart:{chart.name}@@"
+
+    def embed_charts(self, text: str) -> str:
+        if self.draw:
+            # One gnuplot process per chart, several at once: most of the report's
+            # time is gnuplot starting up and writing files.
+            with concurrent.futures.ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+                list(pool.map(lambda c: gnuplot.render(c, self.charts_dir, self.formats), self.charts))
         rel = os.path.relpath(self.charts_dir, self.run.path)
-        main = f"{rel}/{chart.name}.{self.formats[0]}"
-        links = ", ".join(f"[{f.upper()}]({rel}/{chart.name}.{f})" for f in self.formats[1:])
-        return f"![{chart.title}]({main})\n" + (f"<sub>{links}</sub>\n\n" if links else "\n")
+        for chart in self.charts:
+            if not self.draw:
+                md = ""
+            elif chart.error:
+                md = f"*(chart {chart.name} could not be drawn: {chart.error})*\n\n"
+            else:
+                main = f"{rel}/{chart.name}.{self.formats[0]}"
+                links = ", ".join(f"[{f.upper()}]({rel}/{chart.name}.{f})" for f in self.formats[1:])
+                md = f"![{chart.title}]({main})\n" + (f"<sub>{links}</sub>\n\n" if links else "\n")
+            text = text.replace(f"@@chart:{chart.name}@@", md)
+        return text
 
     def focus(self, cases) -> int | None:
         conns = {c.connections for c in cases}
@@ -705,8 +718,8 @@ class Report:
         reading.append(f"- **This run** took {u.duration(wall)} on {self.machine_line()}.")
         if not self.run.cases:
             body.insert(0, "No cases in this run directory: nothing to chart.\n")
-        return (head + "\n".join(reading) + "\n\n" + "".join(s for s in body if s)
-                + self.machine_section() + "\n" + self.all_cases_section())
+        return self.embed_charts(head + "\n".join(reading) + "\n\n" + "".join(s for s in body if s)
+                                 + self.machine_section() + "\n" + self.all_cases_section())
 
 
 def clean_charts(charts_dir: str) -> None:
