@@ -17,7 +17,10 @@ uint32_t to_epoll(uint32_t mask) {
     if (mask & kReadable) e |= EPOLLIN | EPOLLRDHUP;
     if (mask & kWritable) e |= EPOLLOUT;
 #ifdef EPOLLEXCLUSIVE
-    if (mask & kExclusive) e |= EPOLLEXCLUSIVE;
+    // EPOLLEXCLUSIVE admits only IN/OUT/ERR/HUP/ET/WAKEUP: with EPOLLRDHUP,
+    // epoll_ctl fails with EINVAL. Exclusive fds are listeners, which have no
+    // peer to hang up, so nothing is lost.
+    if (mask & kExclusive) e = (e & ~uint32_t{EPOLLRDHUP}) | EPOLLEXCLUSIVE;
 #endif
     return e;
 }

@@ -83,7 +83,11 @@ void Reactor::on_acceptable() {
                     stats_.count(ErrorKind::kConnectionCap);
                     continue;  // r.fd closes here
                 }
-                adopt(std::move(r.fd));
+                if (hand_off_) {
+                    hand_off_(std::move(r.fd));
+                } else {
+                    adopt(std::move(r.fd));
+                }
                 break;
             case AcceptStatus::kRetry:
                 // Woken for a connection another loop took first: the thundering
@@ -320,6 +324,8 @@ void Reactor::close(Connection& c) {
 
 // --- hand-off to workers ---------------------------------------------------------
 
+void Reactor::set_hand_off(HandOff hand_off) { hand_off_ = std::move(hand_off); }
+
 void Reactor::set_dispatcher(Dispatcher dispatcher) { dispatcher_ = std::move(dispatcher); }
 
 Reactor::Connection* Reactor::find(ConnRef ref) {
@@ -333,7 +339,6 @@ void Reactor::complete(ConnRef ref, const Request& request, Buffer reply) {
     (void)request;
     Connection* c = find(ref);
     if (!c) return;  // the connection closed while the worker ran
-    ++stats_.requests;
     c->busy = false;
     if (c->out.empty()) {
         c->out = std::move(reply);

@@ -70,9 +70,16 @@ public:
     // Takes over a connection accepted elsewhere (already non-blocking).
     void adopt(UniqueFd fd);
 
+    // Passes every connection accepted here to `hand_off` instead of serving
+    // it on this loop: an accept-only Reactor. --max-connections is then the
+    // receiving loop's to enforce.
+    using HandOff = std::function<void(UniqueFd)>;
+    void set_hand_off(HandOff hand_off);
+
     // Sends requests to `dispatcher` instead of running them on the loop. At
     // most one request per connection is out at a time, which keeps replies
-    // in order without a reorder buffer.
+    // in order without a reorder buffer. The thread that runs a dispatched
+    // request counts it in its own stats; this loop counts only bytes.
     void set_dispatcher(Dispatcher dispatcher);
     // The reply to a dispatched request (bytes built by write_reply()).
     void complete(ConnRef ref, const Request& request, Buffer reply);
@@ -109,6 +116,7 @@ private:
     const ServerOptions& options_;
     ThreadStats& stats_;
     Dispatcher dispatcher_;
+    HandOff hand_off_;
 
     int listen_fd_ = -1;
     uint32_t listen_flags_ = 0;

@@ -13,6 +13,11 @@ inline const std::vector<std::string>& all_servers() {
         // Single-threaded: nothing for ThreadSanitizer to find.
         "server-single",
 #endif
+        "server-thread-per-conn",
+        "server-worker-queue",
+        "server-multi-accept",
+        "server-reuseport",
+        "server-reactor-pool",
     };
     return servers;
 }

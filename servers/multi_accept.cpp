@@ -1,0 +1,132 @@
+// server-multi-accept: multiple acceptor threads on a single listening socket.
+//
+//                    ┌─> loop thread 0: epoll ─> accept | read → parse → work → write
+//   one listen fd ───┼─> loop thread 1: epoll ─> accept | read → parse → work → write
+//                    └─> ...   (every loop waits on the same listener)
+//   --accept-mode blocking:  acceptor thread i: accept() ─post(adopt)─> loop thread i
+//
+// exclusive (default): EPOLLEXCLUSIVE wakes one waiting loop per connection,
+// but the most recently idle first (LIFO), so under light load one loop takes
+// most connections. herd: plain registration wakes every loop for every
+// connection; one wins, the rest find EAGAIN (futile_wakeups): the thundering
+// herd, paid in CPU and context switches. blocking: N acceptor threads sleep in
+// accept(), which the kernel hands out FIFO, so connections spread evenly; each
+// acceptor posts its connections to its own loop (an eventfd wake-up per
+// connection, 2N threads). Costs, all modes: one accept queue shared by all
+// loops (a lock inside the kernel), and a slow request still stalls the other
+// connections of its loop. nginx with accept_mutex, and since 1.11.3 with
+// EPOLLEXCLUSIVE, works this way.
+#include <map>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "blocking_conn.hpp"
+#include "event_loop.hpp"
+#include "poller.hpp"
+#include "reactor.hpp"
+#include "server.hpp"
+#include "shutdown.hpp"
+#include "socket.hpp"
+
+namespace {
+
+enum class AcceptMode { kExclusive, kHerd, kBlocking };
+
+// One event-loop thread with its connections and counters, plus in blocking
+// mode the acceptor thread that feeds it.
+struct LoopThread {
+    explicit LoopThread(const pb::ServerOptions& options) : reactor(loop, options, stats) {}
+    pb::EventLoop loop;
+    pb::ThreadStats stats;
+    pb::Reactor reactor;
+    std::thread thread;
+    pb::ThreadStats acceptor_stats;
+    std::thread acceptor;
+};
+
+// Blocking mode, acceptor thread: hands each connection to its loop, then,
+// once the listener is shut, queues the loop's shutdown behind those hand-offs.
+void accept_into(LoopThread& t, int listener, const pb::ServerOptions& options) {
+    t.acceptor_stats.role = "acceptor";
+    while (pb::UniqueFd fd = pb::accept_blocking(listener, true, t.acceptor_stats)) {
+        auto conn = std::make_shared<pb::UniqueFd>(std::move(fd));  // closes if never run
+        t.loop.post([&t, &options, conn] {
+            if (t.reactor.connection_count() >= options.max_connections) {
+                t.stats.count(pb::ErrorKind::kConnectionCap);
+                return;
+            }
+            t.reactor.adopt(std::move(*conn));
+        });
+    }
+    t.loop.post([&t] { t.reactor.begin_shutdown([&t] { t.loop.stop(); }); });
+}
+
+int run(int argc, char** argv) {
+    // Options.
+    pb::ServerOptions options;
+    AcceptMode mode = AcceptMode::kExclusive;
+    CLI::App app{"server-multi-accept: N loops accept from one shared listening socket"};
+    pb::add_server_options(app, options);
+    std::map<std::string, AcceptMode> modes{{"exclusive", AcceptMode::kExclusive},
+                                            {"herd", AcceptMode::kHerd},
+                                            {"blocking", AcceptMode::kBlocking}};
+    app.add_option("--accept-mode", mode,
+                   "exclusive (EPOLLEXCLUSIVE), herd (every loop woken) or blocking "
+                   "(an accept() thread per loop)")
+        ->transform(CLI::CheckedTransformer(modes, CLI::ignore_case))
+        ->default_str("exclusive");
+    CLI11_PARSE(app, argc, argv);
+    pb::finish_server_options(options);
+
+    // Listen: one socket for everyone. Every loop thread opens descriptors, so
+    // EMFILE pauses instead of using a reserve fd that another thread could take.
+    bool blocking = mode == AcceptMode::kBlocking;
+    pb::UniqueFd listener = pb::listen_tcp({.host = options.host,
+                                            .port = options.port,
+                                            .backlog = options.backlog,
+                                            .nonblocking = !blocking});
+    std::vector<std::unique_ptr<LoopThread>> loops;
+    for (unsigned i = 0; i < options.threads; ++i) {
+        auto& t = *loops.emplace_back(std::make_unique<LoopThread>(options));
+        if (!blocking) {
+            uint32_t flags = mode == AcceptMode::kExclusive ? pb::kExclusive : 0u;
+            t.reactor.listen_on(listener.get(), flags, pb::Reactor::FdLimitPolicy::kPause);
+        }
+    }
+    pb::ShutdownSignal shutdown([&] {
+        if (blocking) {
+            pb::stop_accepting(listener.get());  // each acceptor then drains its loop
+            return;
+        }
+        for (auto& t : loops)
+            t->loop.post([&t = *t] { t.reactor.begin_shutdown([&t] { t.loop.stop(); }); });
+    });
+    pb::announce_listening(options, pb::local_port(listener.get()));
+
+    // Spawn: one thread per loop, plus one acceptor per loop in blocking mode.
+    for (auto& t : loops) {
+        t->thread = std::thread([&t = *t] { t.loop.run(); });
+        if (blocking) t->acceptor = std::thread(accept_into, std::ref(*t), listener.get(), std::cref(options));
+    }
+    uint64_t peak_threads = pb::current_thread_count();
+
+    // Run: the loops serve until SIGTERM drains them; this thread only waits.
+    std::vector<pb::ThreadStats> stats;
+    for (auto& t : loops) {
+        if (t->acceptor.joinable()) t->acceptor.join();
+        t->thread.join();
+        stats.push_back(t->stats);
+        if (blocking) stats.push_back(t->acceptor_stats);
+    }
+
+    // Shut down.
+    pb::write_stats_if_requested(options, "multi-accept", stats, peak_threads);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    return pb::guarded_main("server-multi-accept", run, argc, argv);
+}
