@@ -1,7 +1,7 @@
 #include "config.hpp"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -57,7 +57,8 @@ double parse_scaled(const std::string& text, double k, const char* what) {
     } else if (!suffix.empty()) {
         throw ArgsError(fmt::format("bad {} '{}'", what, text));
     }
-    if (!(value >= 0.0) || !std::isfinite(value)) throw ArgsError(fmt::format("bad {} '{}'", what, text));
+    if (!(value >= 0.0) || !std::isfinite(value))
+        throw ArgsError(fmt::format("bad {} '{}'", what, text));
     return value;
 }
 
@@ -74,7 +75,8 @@ std::vector<int> parse_cpus(const std::string& text) {
     size_t pos = 0;
     while (pos < text.size()) {
         size_t comma = text.find(',', pos);
-        std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        std::string item =
+            text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
         pos = comma == std::string::npos ? text.size() : comma + 1;
         try {
             size_t dash = item.find('-');
@@ -97,22 +99,33 @@ bool parse_on_off(const std::string& text, const char* what) {
 
 }  // namespace
 
-const char* to_string(Protocol p) { return p == Protocol::kHttp ? "http" : "frame"; }
-const char* to_string(Arrival a) { return a == Arrival::kPoisson ? "poisson" : "uniform"; }
-const char* to_string(CloseMode c) { return c == CloseMode::kRst ? "rst" : "fin"; }
+const char* to_string(Protocol p) {
+    return p == Protocol::kHttp ? "http" : "frame";
+}
+const char* to_string(Arrival a) {
+    return a == Arrival::kPoisson ? "poisson" : "uniform";
+}
+const char* to_string(CloseMode c) {
+    return c == CloseMode::kRst ? "rst" : "fin";
+}
 const char* to_string(WriteMode w) {
     switch (w) {
-        case WriteMode::kSingle: return "single";
-        case WriteMode::kSplit: return "split";
-        case WriteMode::kWritev: return "writev";
-        case WriteMode::kCork: return "cork";
+        case WriteMode::kSingle:
+            return "single";
+        case WriteMode::kSplit:
+            return "split";
+        case WriteMode::kWritev:
+            return "writev";
+        case WriteMode::kCork:
+            return "cork";
     }
     return "?";
 }
 
 Duration parse_duration(const std::string& text) {
     size_t digits = 0;
-    while (digits < text.size() && (std::isdigit(static_cast<unsigned char>(text[digits])) || text[digits] == '.'))
+    while (digits < text.size() &&
+           (std::isdigit(static_cast<unsigned char>(text[digits])) || text[digits] == '.'))
         ++digits;
     if (digits == 0) throw ArgsError(fmt::format("bad duration '{}' (try 500ms, 2s, 1m)", text));
     double value = 0.0;
@@ -123,21 +136,30 @@ Duration parse_duration(const std::string& text) {
     }
     std::string unit = text.substr(digits);
     double ns_per_unit = 0.0;
-    if (unit == "us") ns_per_unit = 1e3;
-    else if (unit == "ms") ns_per_unit = 1e6;
-    else if (unit == "s" || unit.empty()) ns_per_unit = 1e9;
-    else if (unit == "m") ns_per_unit = 60e9;
-    else if (unit == "h") ns_per_unit = 3600e9;
-    else throw ArgsError(fmt::format("bad duration unit in '{}' (us, ms, s, m, h)", text));
+    if (unit == "us")
+        ns_per_unit = 1e3;
+    else if (unit == "ms")
+        ns_per_unit = 1e6;
+    else if (unit == "s" || unit.empty())
+        ns_per_unit = 1e9;
+    else if (unit == "m")
+        ns_per_unit = 60e9;
+    else if (unit == "h")
+        ns_per_unit = 3600e9;
+    else
+        throw ArgsError(fmt::format("bad duration unit in '{}' (us, ms, s, m, h)", text));
     double ns = value * ns_per_unit;
-    if (!std::isfinite(ns) || ns > 1e9 * 86400 * 365) throw ArgsError(fmt::format("duration too long: '{}'", text));
+    if (!std::isfinite(ns) || ns > 1e9 * 86400 * 365)
+        throw ArgsError(fmt::format("duration too long: '{}'", text));
     return Duration(static_cast<int64_t>(std::llround(ns)));
 }
 
 std::string format_duration(Duration d) {
     int64_t ns = d.count();
-    if (ns % 3'600'000'000'000 == 0 && ns >= 3'600'000'000'000) return fmt::format("{}h", ns / 3'600'000'000'000);
-    if (ns % 60'000'000'000 == 0 && ns >= 60'000'000'000) return fmt::format("{}m", ns / 60'000'000'000);
+    if (ns % 3'600'000'000'000 == 0 && ns >= 3'600'000'000'000)
+        return fmt::format("{}h", ns / 3'600'000'000'000);
+    if (ns % 60'000'000'000 == 0 && ns >= 60'000'000'000)
+        return fmt::format("{}m", ns / 60'000'000'000);
     if (ns % 1'000'000'000 == 0) return fmt::format("{}s", ns / 1'000'000'000);
     if (ns % 1'000'000 == 0) return fmt::format("{}ms", ns / 1'000'000);
     if (ns % 1'000 == 0) return fmt::format("{}us", ns / 1'000);
@@ -153,7 +175,8 @@ void validate(const Config& c) {
     if (c.warmup < Duration::zero()) throw ArgsError("--warmup must not be negative");
     if (c.timeout <= Duration::zero()) throw ArgsError("--timeout must be positive");
     if (c.rate < 0.0 || !std::isfinite(c.rate)) throw ArgsError("-R must be positive");
-    if (c.slow_fraction < 0.0 || c.slow_fraction > 1.0) throw ArgsError("--slow-fraction must be 0..1");
+    if (c.slow_fraction < 0.0 || c.slow_fraction > 1.0)
+        throw ArgsError("--slow-fraction must be 0..1");
     if (c.slow_fraction > 0.0 && c.slow_sleep_us == 0)
         throw ArgsError("--slow-fraction needs --slow-sleep-us");
     if (c.spin_us > 1'000'000 || c.sleep_us > 1'000'000 || c.slow_sleep_us > 1'000'000)
@@ -166,62 +189,82 @@ void validate(const Config& c) {
 
 Config parse_args(const std::vector<std::string>& args) {
     Config c;
-    CLI::App app{"loadgen: open- and closed-loop load generator for patternbench servers", "loadgen"};
+    CLI::App app{"loadgen: open- and closed-loop load generator for patternbench servers",
+                 "loadgen"};
     app.footer(kHelpFooter);
     app.get_formatter()->column_width(34);
 
-    std::string target, duration = "10s", warmup = "0s", timeout = "2s", rate = "0", arrival = "uniform";
+    std::string target, duration = "10s", warmup = "0s", timeout = "2s", rate = "0",
+                        arrival = "uniform";
     std::string close = "fin", protocol = "frame", nodelay = "on", max_lateness = "1ms";
     std::string request_size = "0", response_size, cpus;
     bool split = false, writev = false, cork = false, no_verify = false, version = false;
 
     app.add_option("target", target, "HOST:PORT of the server")->required();
-    app.add_option("-c,--connections", c.connections, "Connections to keep open (split exactly over threads)")
+    app.add_option("-c,--connections", c.connections,
+                   "Connections to keep open (split exactly over threads)")
         ->capture_default_str();
-    app.add_option("-t,--threads", c.threads, "Threads, each with its own epoll loop")->capture_default_str();
+    app.add_option("-t,--threads", c.threads, "Threads, each with its own epoll loop")
+        ->capture_default_str();
     app.add_option("-d,--duration", duration, "Measured duration")->capture_default_str();
-    app.add_option("--warmup", warmup, "Load applied before measuring, then discarded")->capture_default_str();
+    app.add_option("--warmup", warmup, "Load applied before measuring, then discarded")
+        ->capture_default_str();
     app.add_option("--timeout", timeout, "A reply (or connect) later than this is a timeout error")
         ->capture_default_str();
-    app.add_option("-R,--rate", rate, "Open loop: total requests/s (0: closed loop)")->capture_default_str();
+    app.add_option("-R,--rate", rate, "Open loop: total requests/s (0: closed loop)")
+        ->capture_default_str();
     app.add_option("--arrival", arrival, "Open-loop arrivals: uniform or poisson")
         ->check(CLI::IsMember({"uniform", "poisson"}))
         ->capture_default_str();
-    app.add_option("--pipeline", c.pipeline, "Requests in flight per connection")->capture_default_str();
+    app.add_option("--pipeline", c.pipeline, "Requests in flight per connection")
+        ->capture_default_str();
     app.add_flag("--connect-per-request", c.connect_per_request,
                  "A new connection for every request, closed by the client");
     app.add_option("--close", close, "How the client closes with --connect-per-request: fin or rst")
         ->check(CLI::IsMember({"fin", "rst"}))
         ->capture_default_str();
-    app.add_option("--protocol", protocol, "frame or http")->check(CLI::IsMember({"frame", "http"}))
+    app.add_option("--protocol", protocol, "frame or http")
+        ->check(CLI::IsMember({"frame", "http"}))
         ->capture_default_str();
     app.add_option("--request-size", request_size, "Request body bytes (http: a POST body)")
         ->capture_default_str();
     app.add_option("--response-size", response_size,
                    "Reply body bytes (default 13; http: ?size=N, else the 13-byte Hello, World!)");
-    app.add_option("--spin-us", c.spin_us, "Server CPU busy-work per request, us")->capture_default_str();
-    app.add_option("--sleep-us", c.sleep_us, "Server blocking sleep per request, us")->capture_default_str();
-    app.add_option("--slow-fraction", c.slow_fraction, "Share of requests that sleep --slow-sleep-us instead")
+    app.add_option("--spin-us", c.spin_us, "Server CPU busy-work per request, us")
         ->capture_default_str();
-    app.add_option("--slow-sleep-us", c.slow_sleep_us, "Sleep of the slow requests, us")->capture_default_str();
+    app.add_option("--sleep-us", c.sleep_us, "Server blocking sleep per request, us")
+        ->capture_default_str();
+    app.add_option("--slow-fraction", c.slow_fraction,
+                   "Share of requests that sleep --slow-sleep-us instead")
+        ->capture_default_str();
+    app.add_option("--slow-sleep-us", c.slow_sleep_us, "Sleep of the slow requests, us")
+        ->capture_default_str();
     app.add_option("--path", c.path, "http: request path (the query is built from the workload)")
         ->capture_default_str();
-    app.add_option("--nodelay", nodelay, "TCP_NODELAY on the client sockets: on or off")->capture_default_str();
-    auto* split_opt = app.add_flag("--split-writes", split, "Write each request in two write() calls");
-    auto* writev_opt = app.add_flag("--writev", writev, "Write each request as one writev() of two pieces");
+    app.add_option("--nodelay", nodelay, "TCP_NODELAY on the client sockets: on or off")
+        ->capture_default_str();
+    auto* split_opt =
+        app.add_flag("--split-writes", split, "Write each request in two write() calls");
+    auto* writev_opt =
+        app.add_flag("--writev", writev, "Write each request as one writev() of two pieces");
     auto* cork_opt = app.add_flag("--cork", cork, "TCP_CORK on, two write() calls, TCP_CORK off");
     split_opt->excludes(writev_opt)->excludes(cork_opt);
     writev_opt->excludes(cork_opt);
-    app.add_option("--split-at", c.split_at,
-                   "Bytes in the first piece for the three above (default: the header/body boundary)");
+    app.add_option(
+        "--split-at", c.split_at,
+        "Bytes in the first piece for the three above (default: the header/body boundary)");
     app.add_flag("--quickack", c.quickack, "TCP_QUICKACK after connect and after every read");
-    app.add_flag("--no-verify", no_verify, "Check framing, ids and status but not every payload byte");
+    app.add_flag("--no-verify", no_verify,
+                 "Check framing, ids and status but not every payload byte");
     app.add_flag("--allow-errors", c.allow_errors, "Exit 0 even when requests failed");
-    app.add_option("--max-lateness", max_lateness, "Open loop: p99 send lateness that flags the run")
+    app.add_option("--max-lateness", max_lateness,
+                   "Open loop: p99 send lateness that flags the run")
         ->capture_default_str();
-    app.add_option("--seed", c.seed, "Seed for Poisson gaps and slow-request choice")->capture_default_str();
+    app.add_option("--seed", c.seed, "Seed for Poisson gaps and slow-request choice")
+        ->capture_default_str();
     app.add_option("--cpus", cpus, "Pin threads round-robin to these CPUs, e.g. 0,1 or 2-3");
-    app.add_option("--json", c.json_path, "Write the full record (schema in loadgen/README.md) here");
+    app.add_option("--json", c.json_path,
+                   "Write the full record (schema in loadgen/README.md) here");
     app.add_flag("-q,--quiet", c.quiet, "No human summary on stdout");
     app.add_flag("--version", version, "Print the version");
 
@@ -252,7 +295,10 @@ Config parse_args(const std::vector<std::string>& args) {
     c.request_size = parse_size(request_size, "--request-size");
     if (!response_size.empty()) c.response_size = parse_size(response_size, "--response-size");
     c.nodelay = parse_on_off(nodelay, "--nodelay");
-    c.write_mode = split ? WriteMode::kSplit : writev ? WriteMode::kWritev : cork ? WriteMode::kCork : WriteMode::kSingle;
+    c.write_mode = split    ? WriteMode::kSplit
+                   : writev ? WriteMode::kWritev
+                   : cork   ? WriteMode::kCork
+                            : WriteMode::kSingle;
     if (c.split_at > 0 && c.write_mode == WriteMode::kSingle) c.write_mode = WriteMode::kSplit;
     c.verify = !no_verify;
     if (!cpus.empty()) c.cpus = parse_cpus(cpus);

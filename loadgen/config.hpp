@@ -36,9 +36,9 @@ struct Config {
     int connections = 10;
     int threads = 1;  // clamped to `connections`
     Duration duration = std::chrono::seconds(10);
-    Duration warmup = Duration::zero();  // load that is applied but not recorded
+    Duration warmup = Duration::zero();          // load that is applied but not recorded
     Duration timeout = std::chrono::seconds(2);  // per request, and per connect
-    double rate = 0.0;  // requests/s over all connections; 0: closed loop
+    double rate = 0.0;                           // requests/s over all connections; 0: closed loop
     Arrival arrival = Arrival::kUniform;
     // Requests in flight per connection: kept full in a closed loop; a cap in an
     // open loop (a send that comes due at the cap waits, its latency still
@@ -49,7 +49,7 @@ struct Config {
 
     // Workload.
     Protocol protocol = Protocol::kFrame;
-    uint32_t request_size = 0;             // request body bytes
+    uint32_t request_size = 0;              // request body bytes
     std::optional<uint32_t> response_size;  // unset: 13 bytes ("Hello, World!" in http)
     uint32_t spin_us = 0;
     uint32_t sleep_us = 0;
@@ -79,13 +79,13 @@ struct Config {
 
 // Bad command line or config. what() is the message for the user.
 class ArgsError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 // --help or --version: what() is the text to print, and it is not an error.
 class HelpRequested : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 

@@ -31,11 +31,15 @@ int bucket_of(int64_t value) {
     return pow2_ceiling - (kSubBucketHalfMagnitude + 1);
 }
 
-int64_t clamp_value(int64_t value) { return std::clamp<int64_t>(value, 0, Histogram::kHighest); }
+int64_t clamp_value(int64_t value) {
+    return std::clamp<int64_t>(value, 0, Histogram::kHighest);
+}
 
 }  // namespace
 
-size_t Histogram::counts_length() { return kCountsLength; }
+size_t Histogram::counts_length() {
+    return kCountsLength;
+}
 
 size_t Histogram::index_of(int64_t value) {
     value = clamp_value(value);
@@ -115,7 +119,9 @@ void Histogram::restore_extremes(int64_t min, int64_t max, int64_t saturated) {
     saturated_ = saturated;
 }
 
-void Histogram::reset() { *this = Histogram(); }
+void Histogram::reset() {
+    *this = Histogram();
+}
 
 // Mean and deviation use the middle of each step, as HdrHistogram does, so they are
 // a pure function of the counts and survive merging and serialisation unchanged.
@@ -145,8 +151,8 @@ int64_t Histogram::value_at_percentile(double percentile) const {
     percentile = std::clamp(percentile, 0.0, 100.0);
     // The epsilon keeps 99.9% of 2000 at rank 1998 when the product comes out as
     // 1998.0000000000002.
-    auto wanted = static_cast<int64_t>(
-        std::ceil(percentile / 100.0 * static_cast<double>(total_) - 1e-9));
+    auto wanted =
+        static_cast<int64_t>(std::ceil(percentile / 100.0 * static_cast<double>(total_) - 1e-9));
     wanted = std::clamp<int64_t>(wanted, 1, total_);
     int64_t seen = 0;
     for (size_t i = 0; i < counts_.size(); ++i) {

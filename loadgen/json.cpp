@@ -17,11 +17,21 @@ void escape_to(std::string& out, const std::string& s) {
     out += '"';
     for (char c : s) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
                 if (static_cast<unsigned char>(c) < 0x20)
                     out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
@@ -33,7 +43,7 @@ void escape_to(std::string& out, const std::string& s) {
 }
 
 class Parser {
-public:
+  public:
     explicit Parser(std::string_view text) : text_(text) {}
 
     Json parse_document() {
@@ -43,7 +53,7 @@ public:
         return value;
     }
 
-private:
+  private:
     [[noreturn]] void fail(const char* what) const {
         throw std::runtime_error(fmt::format("json: {} at byte {}", what, pos_));
     }
@@ -121,14 +131,30 @@ private:
             if (pos_ >= text_.size()) break;
             char e = text_[pos_++];
             switch (e) {
-                case '"': out += '"'; break;
-                case '\\': out += '\\'; break;
-                case '/': out += '/'; break;
-                case 'b': out += '\b'; break;
-                case 'f': out += '\f'; break;
-                case 'n': out += '\n'; break;
-                case 'r': out += '\r'; break;
-                case 't': out += '\t'; break;
+                case '"':
+                    out += '"';
+                    break;
+                case '\\':
+                    out += '\\';
+                    break;
+                case '/':
+                    out += '/';
+                    break;
+                case 'b':
+                    out += '\b';
+                    break;
+                case 'f':
+                    out += '\f';
+                    break;
+                case 'n':
+                    out += '\n';
+                    break;
+                case 'r':
+                    out += '\r';
+                    break;
+                case 't':
+                    out += '\t';
+                    break;
                 case 'u': {
                     if (pos_ + 4 > text_.size()) fail("short \\u escape");
                     unsigned code = static_cast<unsigned>(
@@ -148,7 +174,8 @@ private:
                     }
                     break;
                 }
-                default: fail("bad escape");
+                default:
+                    fail("bad escape");
             }
         }
         fail("unterminated string");
@@ -265,9 +292,15 @@ void Json::dump_to(std::string& out, int indent, int depth) const {
         out.append(static_cast<size_t>(indent * d), ' ');
     };
     switch (kind_) {
-        case Kind::kNull: out += "null"; break;
-        case Kind::kBool: out += bool_ ? "true" : "false"; break;
-        case Kind::kInt: out += fmt::format("{}", int_); break;
+        case Kind::kNull:
+            out += "null";
+            break;
+        case Kind::kBool:
+            out += bool_ ? "true" : "false";
+            break;
+        case Kind::kInt:
+            out += fmt::format("{}", int_);
+            break;
         case Kind::kDouble:
             // JSON has no NaN or infinity; a missing measurement is written as null.
             if (std::isfinite(double_))
@@ -275,7 +308,9 @@ void Json::dump_to(std::string& out, int indent, int depth) const {
             else
                 out += "null";
             break;
-        case Kind::kString: escape_to(out, string_); break;
+        case Kind::kString:
+            escape_to(out, string_);
+            break;
         case Kind::kArray: {
             // Arrays of scalars and of pairs (histogram buckets) stay on one line.
             bool flat = true;
@@ -308,6 +343,8 @@ void Json::dump_to(std::string& out, int indent, int depth) const {
     }
 }
 
-Json Json::parse(std::string_view text) { return Parser(text).parse_document(); }
+Json Json::parse(std::string_view text) {
+    return Parser(text).parse_document();
+}
 
 }  // namespace pb::loadgen

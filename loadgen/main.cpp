@@ -38,7 +38,8 @@ void write_file(const std::string& path, const std::string& text) {
         out << text;
         if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
     }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp + " to " + path);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0)
+        throw std::runtime_error("cannot rename " + tmp + " to " + path);
 }
 
 int merge_main(const std::vector<std::string>& args) {

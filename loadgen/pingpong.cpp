@@ -93,7 +93,8 @@ int server_main(const std::vector<std::string>& args) {
         pb::AcceptResult a = pb::accept_connection(listener.get(), false);
         if (a.status == pb::AcceptStatus::kOk) {
             std::thread(serve_connection, std::move(a.fd)).detach();
-        } else if (a.status == pb::AcceptStatus::kShutdown || a.status == pb::AcceptStatus::kFatal) {
+        } else if (a.status == pb::AcceptStatus::kShutdown ||
+                   a.status == pb::AcceptStatus::kFatal) {
             return 1;
         }
     }
@@ -108,10 +109,14 @@ int client_main(const std::vector<std::string>& args) {
     auto warmup = std::chrono::nanoseconds(std::chrono::milliseconds(500));
     uint32_t response_size = 13;
     for (size_t i = 1; i + 1 < args.size(); i += 2) {
-        if (args[i] == "-d") duration = pb::loadgen::parse_duration(args[i + 1]);
-        else if (args[i] == "--warmup") warmup = pb::loadgen::parse_duration(args[i + 1]);
-        else if (args[i] == "--response-size") response_size = static_cast<uint32_t>(std::stoul(args[i + 1]));
-        else throw std::invalid_argument("unknown option " + args[i]);
+        if (args[i] == "-d")
+            duration = pb::loadgen::parse_duration(args[i + 1]);
+        else if (args[i] == "--warmup")
+            warmup = pb::loadgen::parse_duration(args[i + 1]);
+        else if (args[i] == "--response-size")
+            response_size = static_cast<uint32_t>(std::stoul(args[i + 1]));
+        else
+            throw std::invalid_argument("unknown option " + args[i]);
     }
     pb::UniqueFd fd = pb::connect_tcp(host, port, false);
     pb::set_nodelay(fd.get(), true);
@@ -130,22 +135,27 @@ int client_main(const std::vector<std::string>& args) {
         h.reply_len = response_size;
         h.id = ++id;
         pb::frame::encode_request_header(h, request);
-        if (!write_exact(fd.get(), request, sizeof request) || !read_exact(fd.get(), reply.data(), reply.size()))
+        if (!write_exact(fd.get(), request, sizeof request) ||
+            !read_exact(fd.get(), reply.data(), reply.size()))
             throw std::runtime_error("connection lost");
         auto t1 = Clock::now();
         pb::frame::ReplyHeader rh;
         if (!pb::frame::decode_reply_header(reply.data(), rh) || rh.id != id ||
-            pb::frame::verify_payload(id, 0, reply.data() + pb::frame::kReplyHeaderSize, response_size) !=
-                response_size)
+            pb::frame::verify_payload(id, 0, reply.data() + pb::frame::kReplyHeaderSize,
+                                      response_size) != response_size)
             throw std::runtime_error("bad reply");
         if (t0 >= measure_start)
-            latency.record((std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count() + 500) / 1000);
+            latency.record(
+                (std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count() + 500) /
+                1000);
     }
     double seconds = std::chrono::duration<double>(duration).count();
     std::printf("requests %lld rps %.1f p50_us %lld p99_us %lld max_us %lld\n",
-                static_cast<long long>(latency.count()), static_cast<double>(latency.count()) / seconds,
+                static_cast<long long>(latency.count()),
+                static_cast<double>(latency.count()) / seconds,
                 static_cast<long long>(latency.value_at_percentile(50)),
-                static_cast<long long>(latency.value_at_percentile(99)), static_cast<long long>(latency.max()));
+                static_cast<long long>(latency.value_at_percentile(99)),
+                static_cast<long long>(latency.max()));
     return 0;
 }
 
@@ -155,11 +165,15 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     std::vector<std::string> args(argv + 1, argv + argc);
     try {
-        if (!args.empty() && args[0] == "server") return server_main({args.begin() + 1, args.end()});
-        if (!args.empty() && args[0] == "client") return client_main({args.begin() + 1, args.end()});
-        std::fputs("usage: pingpong server [--port P] | pingpong client HOST:PORT [-d 2s] [--warmup 500ms] "
-                   "[--response-size N]\n",
-                   stderr);
+        if (!args.empty() && args[0] == "server")
+            return server_main({args.begin() + 1, args.end()});
+        if (!args.empty() && args[0] == "client")
+            return client_main({args.begin() + 1, args.end()});
+        std::fputs(
+            "usage: pingpong server [--port P] | pingpong client HOST:PORT [-d 2s] [--warmup "
+            "500ms] "
+            "[--response-size N]\n",
+            stderr);
         return 2;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "pingpong: %s\n", e.what());

@@ -62,12 +62,14 @@ ParseStatus FrameReplyParser::feed(const uint8_t* data, size_t len, const Expect
         consumed = take;
         if (have_ < frame::kReplyHeaderSize) return ParseStatus::kNeedMore;
         frame::ReplyHeader h;
-        if (!frame::decode_reply_header(header_, h)) return fail(ReplyError::kProtocol, "bad reply magic");
+        if (!frame::decode_reply_header(header_, h))
+            return fail(ReplyError::kProtocol, "bad reply magic");
         if (h.id != expect.id)
-            return fail(ReplyError::kVerify, fmt::format("reply id {} where {} was due", h.id, expect.id));
-        if (h.reply_len != expect.body_bytes)
             return fail(ReplyError::kVerify,
-                        fmt::format("reply_len {} where {} was asked", h.reply_len, expect.body_bytes));
+                        fmt::format("reply id {} where {} was due", h.id, expect.id));
+        if (h.reply_len != expect.body_bytes)
+            return fail(ReplyError::kVerify, fmt::format("reply_len {} where {} was asked",
+                                                         h.reply_len, expect.body_bytes));
         in_body_ = true;
         body_len_ = h.reply_len;
         body_seen_ = 0;
@@ -76,8 +78,8 @@ ParseStatus FrameReplyParser::feed(const uint8_t* data, size_t len, const Expect
     if (verify) {
         size_t bad = frame::verify_payload(expect.id, body_seen_, data + consumed, take);
         if (bad != take)
-            return fail(ReplyError::kVerify,
-                        fmt::format("payload byte {} of reply {} is wrong", body_seen_ + bad, expect.id));
+            return fail(ReplyError::kVerify, fmt::format("payload byte {} of reply {} is wrong",
+                                                         body_seen_ + bad, expect.id));
     }
     body_seen_ += take;
     consumed += take;
@@ -126,7 +128,8 @@ bool HttpResponseParser::parse_header(std::string_view block, const ExpectedRepl
         std::string_view value = trim(header.substr(colon + 1));
         if (iequals(name, "content-length")) {
             if (value.empty() || value.size() > 15 ||
-                !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+                !std::all_of(value.begin(), value.end(),
+                             [](char c) { return c >= '0' && c <= '9'; })) {
                 fail(ReplyError::kProtocol, "bad Content-Length");
                 return false;
             }
@@ -178,7 +181,8 @@ ParseStatus HttpResponseParser::feed_body(const char* data, size_t len, const Ex
             auto* bytes = reinterpret_cast<const uint8_t*>(p);
             size_t bad = frame::verify_payload(0, body_seen_, bytes, take);
             if (bad != take)
-                return fail(ReplyError::kVerify, fmt::format("body byte {} is wrong", body_seen_ + bad));
+                return fail(ReplyError::kVerify,
+                            fmt::format("body byte {} is wrong", body_seen_ + bad));
         }
     }
     body_seen_ += take;
@@ -199,7 +203,8 @@ ParseStatus HttpResponseParser::feed(const char* data, size_t len, const Expecte
         std::string_view view(data, len);
         size_t end = view.find("\r\n\r\n");
         if (end != std::string_view::npos) {
-            if (end + 4 > kMaxHeaderBytes) return fail(ReplyError::kProtocol, "reply header too large");
+            if (end + 4 > kMaxHeaderBytes)
+                return fail(ReplyError::kProtocol, "reply header too large");
             if (!parse_header(view.substr(0, end + 4), expect)) return ParseStatus::kError;
             consumed = end + 4;
             return feed_body(data, len, expect, verify, consumed);
@@ -216,7 +221,8 @@ ParseStatus HttpResponseParser::feed(const char* data, size_t len, const Expecte
     if (end == std::string::npos) {
         scanned_ = header_.size();
         consumed = take;
-        if (header_.size() >= kMaxHeaderBytes) return fail(ReplyError::kProtocol, "reply header too large");
+        if (header_.size() >= kMaxHeaderBytes)
+            return fail(ReplyError::kProtocol, "reply header too large");
         return ParseStatus::kNeedMore;
     }
     consumed = end + 4 - before;

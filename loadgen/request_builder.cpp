@@ -22,8 +22,8 @@ RequestBuilder::RequestBuilder(const Config& config) : config_(config) {
         uint32_t sleep = slow ? config.slow_sleep_us : config.sleep_us;
         if (sleep) param("sleep_us", sleep);
         const char* method = config.request_size ? "POST" : "GET";
-        std::string head = fmt::format("{} {}{} HTTP/1.1\r\nHost: {}:{}\r\n", method, config.path, query,
-                                       config.host, config.port);
+        std::string head = fmt::format("{} {}{} HTTP/1.1\r\nHost: {}:{}\r\n", method, config.path,
+                                       query, config.host, config.port);
         if (config.request_size) head += fmt::format("Content-Length: {}\r\n", config.request_size);
         head += "\r\n";
         std::vector<uint8_t> body(config.request_size);

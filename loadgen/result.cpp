@@ -18,8 +18,8 @@ struct Percentile {
     const char* key;
     double value;
 };
-constexpr Percentile kPercentiles[] = {{"p50", 50.0},     {"p75", 75.0},      {"p90", 90.0},
-                                       {"p99", 99.0},     {"p99.9", 99.9},    {"p99.99", 99.99},
+constexpr Percentile kPercentiles[] = {{"p50", 50.0},      {"p75", 75.0},   {"p90", 90.0},
+                                       {"p99", 99.0},      {"p99.9", 99.9}, {"p99.99", 99.99},
                                        {"p99.999", 99.999}};
 
 std::string read_cpu_model() {
@@ -126,7 +126,8 @@ Config config_from_json(const Json& j) {
     c.allow_errors = j.at("allow_errors").as_bool();
     c.max_lateness = parse_duration(j.at("max_lateness").as_string());
     c.seed = static_cast<uint64_t>(j.at("seed").as_int());
-    for (const Json& cpu : j.at("cpus").as_array()) c.cpus.push_back(static_cast<int>(cpu.as_int()));
+    for (const Json& cpu : j.at("cpus").as_array())
+        c.cpus.push_back(static_cast<int>(cpu.as_int()));
     return c;
 }
 
@@ -146,10 +147,11 @@ std::string format_bytes(double bytes) {
 void summary_block(std::string& out, const char* title, const Histogram& h) {
     if (h.empty()) return;
     out += fmt::format("  {}\n", title);
-    out += fmt::format("    {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n", "mean", "stdev", "p50",
-                       "p90", "p99", "p99.9", "p99.99", "max");
-    out += fmt::format("    {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n", format_us(h.mean()),
-                       format_us(h.stdev()), format_us(static_cast<double>(h.value_at_percentile(50))),
+    out += fmt::format("    {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n", "mean",
+                       "stdev", "p50", "p90", "p99", "p99.9", "p99.99", "max");
+    out += fmt::format("    {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n",
+                       format_us(h.mean()), format_us(h.stdev()),
+                       format_us(static_cast<double>(h.value_at_percentile(50))),
                        format_us(static_cast<double>(h.value_at_percentile(90))),
                        format_us(static_cast<double>(h.value_at_percentile(99))),
                        format_us(static_cast<double>(h.value_at_percentile(99.9))),
@@ -179,13 +181,16 @@ bool Result::could_not_keep_up(std::string* reason) const {
     std::string why;
     double achieved = throughput_rps();
     if (achieved < 0.99 * target_rps)
-        why = fmt::format("achieved {:.0f} req/s, under 99% of the planned {:.0f}", achieved, target_rps);
-    int64_t bound_us = std::chrono::duration_cast<std::chrono::microseconds>(config.max_lateness).count();
+        why = fmt::format("achieved {:.0f} req/s, under 99% of the planned {:.0f}", achieved,
+                          target_rps);
+    int64_t bound_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(config.max_lateness).count();
     int64_t p99 = stats.lateness.value_at_percentile(99.0);
     if (!stats.lateness.empty() && p99 > bound_us) {
         if (!why.empty()) why += "; ";
-        why += fmt::format("p99 send lateness {} over the {} bound", format_us(static_cast<double>(p99)),
-                           format_duration(config.max_lateness));
+        why +=
+            fmt::format("p99 send lateness {} over the {} bound",
+                        format_us(static_cast<double>(p99)), format_duration(config.max_lateness));
     }
     if (reason) *reason = why;
     return !why.empty();
@@ -206,7 +211,9 @@ Json histogram_json(const Histogram& h) {
     hist.set("significant_digits", Histogram::kSignificantDigits);
     hist.set("saturated", h.saturated());
     Json buckets = Json::array();
-    h.for_each_bucket([&](int64_t value, int64_t count) { buckets.push(Json(Json::Array{value, count})); });
+    h.for_each_bucket([&](int64_t value, int64_t count) {
+        buckets.push(Json(Json::Array{value, count}));
+    });
     hist.set("buckets", std::move(buckets));
     j.set("histogram", std::move(hist));
     return j;
@@ -216,11 +223,13 @@ Histogram histogram_from_json(const Json& j) {
     Histogram h;
     if (j.is_null()) return h;
     const Json& hist = j.at("histogram");
-    if (hist.at("unit").as_string() != "us" || hist.at("significant_digits").as_int() != Histogram::kSignificantDigits)
+    if (hist.at("unit").as_string() != "us" ||
+        hist.at("significant_digits").as_int() != Histogram::kSignificantDigits)
         throw std::runtime_error("json: histogram in another unit or precision");
     for (const Json& b : hist.at("buckets").as_array()) {
         const auto& pair = b.as_array();
-        if (pair.size() != 2) throw std::runtime_error("json: histogram bucket is not [value, count]");
+        if (pair.size() != 2)
+            throw std::runtime_error("json: histogram bucket is not [value, count]");
         h.record(pair[0].as_int(), pair[1].as_int());
     }
     h.restore_extremes(j.at("min").as_int(), j.at("max").as_int(), hist.at("saturated").as_int());
@@ -273,8 +282,9 @@ Json to_json_value(const Result& r) {
         open.set("unsent", s.unsent);
         open.set("could_not_keep_up", late);
         open.set("reason", reason);
-        open.set("max_lateness_us",
-                 std::chrono::duration_cast<std::chrono::microseconds>(r.config.max_lateness).count());
+        open.set(
+            "max_lateness_us",
+            std::chrono::duration_cast<std::chrono::microseconds>(r.config.max_lateness).count());
         open.set("lateness_us", histogram_json(s.lateness));
         j.set("open_loop", std::move(open));
     } else {
@@ -284,8 +294,10 @@ Json to_json_value(const Result& r) {
     j.set("latency_us", histogram_json(s.latency));
     j.set("uncorrected_latency_us", histogram_json(s.uncorrected_latency));
     j.set("fast_latency_us", s.fast_latency.empty() ? Json() : histogram_json(s.fast_latency));
-    j.set("connect_latency_us", s.connect_latency.empty() ? Json() : histogram_json(s.connect_latency));
-    j.set("first_byte_latency_us", s.first_byte_latency.empty() ? Json() : histogram_json(s.first_byte_latency));
+    j.set("connect_latency_us",
+          s.connect_latency.empty() ? Json() : histogram_json(s.connect_latency));
+    j.set("first_byte_latency_us",
+          s.first_byte_latency.empty() ? Json() : histogram_json(s.first_byte_latency));
 
     Json tcp = Json::object();
     tcp.set("segs_out", s.tcp.segs_out);
@@ -299,7 +311,9 @@ Json to_json_value(const Result& r) {
     return j;
 }
 
-std::string to_json(const Result& r) { return to_json_value(r).dump(2); }
+std::string to_json(const Result& r) {
+    return to_json_value(r).dump(2);
+}
 
 Result from_json(const std::string& text) {
     Json j = Json::parse(text);
@@ -327,7 +341,8 @@ Result from_json(const std::string& text) {
     s.connects = static_cast<uint64_t>(j.at("connects").as_int());
     const Json& errors = j.at("errors");
     for (size_t i = 0; i < kErrorClassCount; ++i)
-        s.errors.by_class[i] = static_cast<uint64_t>(errors.at(to_string(static_cast<ErrorClass>(i))).as_int());
+        s.errors.by_class[i] =
+            static_cast<uint64_t>(errors.at(to_string(static_cast<ErrorClass>(i))).as_int());
     for (const Json& e : j.at("error_samples").as_array()) s.error_samples.push_back(e.as_string());
 
     const Json& open = j.at("open_loop");
@@ -375,15 +390,16 @@ std::string format_summary(const Result& r) {
     const Config& c = r.config;
     const RunStats& s = r.stats;
     std::string out;
-    std::string mode = r.open_loop()
-                           ? fmt::format("open loop at {:.0f} req/s ({} arrivals)", r.target_rps,
-                                         to_string(c.arrival))
-                           : fmt::format("closed loop, pipeline {}", c.pipeline);
+    std::string mode = r.open_loop() ? fmt::format("open loop at {:.0f} req/s ({} arrivals)",
+                                                   r.target_rps, to_string(c.arrival))
+                                     : fmt::format("closed loop, pipeline {}", c.pipeline);
     out += fmt::format("Running {} test @ {}:{}{}\n", format_duration(c.duration), c.host, c.port,
                        r.runs > 1 ? fmt::format(" ({} runs merged)", r.runs) : "");
-    out += fmt::format("  {} threads and {} connections, {}, {}{}\n", r.threads, c.connections, to_string(c.protocol),
-                       mode, c.connect_per_request ? fmt::format(", connect per request (close {})", to_string(c.close))
-                                                   : "");
+    out += fmt::format("  {} threads and {} connections, {}, {}{}\n", r.threads, c.connections,
+                       to_string(c.protocol), mode,
+                       c.connect_per_request
+                           ? fmt::format(", connect per request (close {})", to_string(c.close))
+                           : "");
     if (r.open_loop()) {
         summary_block(out, "Latency (corrected: from the intended send time)", s.latency);
         summary_block(out, "Latency (uncorrected: from the actual write)", s.uncorrected_latency);
@@ -396,8 +412,9 @@ std::string format_summary(const Result& r) {
     if (!s.latency.empty()) {
         out += "  Latency distribution\n";
         for (const auto& p : kPercentiles)
-            out += fmt::format("    {:>8}  {}\n", p.key,
-                               format_us(static_cast<double>(s.latency.value_at_percentile(p.value))));
+            out +=
+                fmt::format("    {:>8}  {}\n", p.key,
+                            format_us(static_cast<double>(s.latency.value_at_percentile(p.value))));
     }
     out += fmt::format("  {} requests in {:.2f}s, {} read, {} written\n", s.requests, r.duration_s,
                        format_bytes(static_cast<double>(s.bytes_read)),
@@ -411,14 +428,18 @@ std::string format_summary(const Result& r) {
         out += fmt::format("  ERRORS: {} total:", s.errors.total());
         for (size_t i = 0; i < kErrorClassCount; ++i)
             if (s.errors.by_class[i])
-                out += fmt::format(" {} {}", to_string(static_cast<ErrorClass>(i)), s.errors.by_class[i]);
+                out += fmt::format(" {} {}", to_string(static_cast<ErrorClass>(i)),
+                                   s.errors.by_class[i]);
         out += "\n";
         for (const auto& e : s.error_samples) out += fmt::format("    {}\n", e);
-        if (s.dropped) out += fmt::format("  {} measured requests were lost with their connections\n", s.dropped);
+        if (s.dropped)
+            out +=
+                fmt::format("  {} measured requests were lost with their connections\n", s.dropped);
     }
     out += fmt::format("Requests/sec: {:>10.2f}\n", r.throughput_rps());
-    out += fmt::format("Transfer/sec: {:>10}\n",
-                       format_bytes(r.duration_s > 0 ? static_cast<double>(s.bytes_read) / r.duration_s : 0.0));
+    out += fmt::format(
+        "Transfer/sec: {:>10}\n",
+        format_bytes(r.duration_s > 0 ? static_cast<double>(s.bytes_read) / r.duration_s : 0.0));
     std::string reason;
     if (r.could_not_keep_up(&reason)) {
         out += "!!! GENERATOR COULD NOT KEEP UP: " + reason + "\n";

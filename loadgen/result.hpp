@@ -25,12 +25,12 @@ struct HostInfo {
 
 struct Result {
     Config config;
-    int threads = 0;            // threads actually used (threads clamped to connections)
-    double duration_s = 0.0;    // the measured window
-    double target_rps = 0.0;    // open loop: the plan's rate (summed on merge); 0: closed
-    std::string started_at;     // UTC, ISO 8601
+    int threads = 0;              // threads actually used (threads clamped to connections)
+    double duration_s = 0.0;      // the measured window
+    double target_rps = 0.0;      // open loop: the plan's rate (summed on merge); 0: closed
+    std::string started_at;       // UTC, ISO 8601
     std::vector<HostInfo> hosts;  // one per merged run
-    int runs = 1;               // how many runs this record merges
+    int runs = 1;                 // how many runs this record merges
     RunStats stats;
 
     bool open_loop() const { return target_rps > 0.0; }

@@ -4,13 +4,20 @@ namespace pb::loadgen {
 
 const char* to_string(ErrorClass e) {
     switch (e) {
-        case ErrorClass::kConnect: return "connect";
-        case ErrorClass::kRead: return "read";
-        case ErrorClass::kWrite: return "write";
-        case ErrorClass::kTimeout: return "timeout";
-        case ErrorClass::kProtocol: return "protocol";
-        case ErrorClass::kVerify: return "verify";
-        case ErrorClass::kStatus: return "status";
+        case ErrorClass::kConnect:
+            return "connect";
+        case ErrorClass::kRead:
+            return "read";
+        case ErrorClass::kWrite:
+            return "write";
+        case ErrorClass::kTimeout:
+            return "timeout";
+        case ErrorClass::kProtocol:
+            return "protocol";
+        case ErrorClass::kVerify:
+            return "verify";
+        case ErrorClass::kStatus:
+            return "status";
     }
     return "?";
 }

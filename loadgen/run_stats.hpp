@@ -58,8 +58,8 @@ struct RunStats {
     uint64_t dropped = 0;        // measured requests lost with a failed connection
     uint64_t bytes_read = 0;     // during the measured window
     uint64_t bytes_written = 0;
-    uint64_t connects = 0;  // connections established, whole run
-    ErrorCounts errors;     // whole run, warm-up included: errors are never hidden
+    uint64_t connects = 0;                   // connections established, whole run
+    ErrorCounts errors;                      // whole run, warm-up included: errors are never hidden
     std::vector<std::string> error_samples;  // the first few messages
     TcpCounters tcp;
 

@@ -27,13 +27,18 @@ constexpr int64_t kMaxBackoffNs = 200 * kMs;
 // One read takes up to this much; replies are verified in place, never copied.
 constexpr size_t kReadBufferBytes = 256 * 1024;
 
-int64_t to_us(int64_t ns) { return (ns + 500) / 1000; }
+int64_t to_us(int64_t ns) {
+    return (ns + 500) / 1000;
+}
 
 ErrorClass error_class(ReplyError e) {
     switch (e) {
-        case ReplyError::kVerify: return ErrorClass::kVerify;
-        case ReplyError::kStatus: return ErrorClass::kStatus;
-        default: return ErrorClass::kProtocol;
+        case ReplyError::kVerify:
+            return ErrorClass::kVerify;
+        case ReplyError::kStatus:
+            return ErrorClass::kStatus;
+        default:
+            return ErrorClass::kProtocol;
     }
 }
 
@@ -45,7 +50,8 @@ int64_t now_ns() {
         .count();
 }
 
-Worker::Worker(const Config& config, const Endpoint& endpoint, int index, int first_connection, int count)
+Worker::Worker(const Config& config, const Endpoint& endpoint, int index, int first_connection,
+               int count)
     : config_(config),
       endpoint_(endpoint),
       index_(index),
@@ -178,7 +184,8 @@ void Worker::arm_timer(int64_t when, int64_t now) {
     int64_t at = std::max<int64_t>(when, 1);
     spec.it_value.tv_sec = static_cast<time_t>(at / 1'000'000'000);
     spec.it_value.tv_nsec = static_cast<long>(at % 1'000'000'000);
-    check_syscall(::timerfd_settime(timer_fd_.get(), TFD_TIMER_ABSTIME, &spec, nullptr), "timerfd_settime");
+    check_syscall(::timerfd_settime(timer_fd_.get(), TFD_TIMER_ABSTIME, &spec, nullptr),
+                  "timerfd_settime");
     timer_armed_ = when;
 #else
     (void)when;
@@ -318,7 +325,8 @@ void Worker::fail(Conn& c, ErrorClass e, const std::string& detail) {
     int64_t now = now_ns();
     stats_.errors[e]++;
     if (stats_.error_samples.size() < RunStats::kMaxErrorSamples)
-        stats_.error_samples.push_back(fmt::format("conn {}: {}: {}", c.number, to_string(e), detail));
+        stats_.error_samples.push_back(
+            fmt::format("conn {}: {}: {}", c.number, to_string(e), detail));
     for (size_t i = 0; i < c.count; ++i)
         if (c.ring[(c.head + i) % c.ring.size()].measured) stats_.dropped++;
     in_flight_ -= c.count;
@@ -426,7 +434,8 @@ void Worker::parse(Conn& c, const uint8_t* data, size_t len, int64_t now) {
     size_t off = 0;
     while (off < len) {
         if (c.count == 0) {
-            fail(c, ErrorClass::kProtocol, fmt::format("{} bytes with no request in flight", len - off));
+            fail(c, ErrorClass::kProtocol,
+                 fmt::format("{} bytes with no request in flight", len - off));
             return;
         }
         ExpectedReply expect = builder_.expected(c.front().id);
@@ -435,7 +444,8 @@ void Worker::parse(Conn& c, const uint8_t* data, size_t len, int64_t now) {
         ReplyError err;
         const std::string* detail;
         if (config_.protocol == Protocol::kHttp) {
-            st = c.http.feed(reinterpret_cast<const char*>(data + off), len - off, expect, config_.verify, used);
+            st = c.http.feed(reinterpret_cast<const char*>(data + off), len - off, expect,
+                             config_.verify, used);
             err = c.http.error();
             detail = &c.http.detail();
         } else {
@@ -528,7 +538,8 @@ void Worker::start_request(Conn& c, int64_t intended, int64_t now) {
         stats_.sent++;
         // The generator's own delay: from when the send was both due and possible
         // (the connection had room) to when it happened.
-        if (config_.open_loop()) stats_.lateness.record(to_us(now - std::max(intended, c.ready_since)));
+        if (config_.open_loop())
+            stats_.lateness.record(to_us(now - std::max(intended, c.ready_since)));
     }
     c.push(f);
     ++in_flight_;
@@ -560,7 +571,8 @@ void Worker::write_request(Conn& c, const InFlight& f) {
     };
     switch (config_.write_mode) {
         case WriteMode::kSplit:
-            if (send_piece(scratch_.data(), first)) send_piece(scratch_.data() + first, len - first);
+            if (send_piece(scratch_.data(), first))
+                send_piece(scratch_.data() + first, len - first);
             break;
         case WriteMode::kWritev: {
             iovec iov[2] = {{scratch_.data(), first}, {scratch_.data() + first, len - first}};
@@ -573,10 +585,12 @@ void Worker::write_request(Conn& c, const InFlight& f) {
         }
         case WriteMode::kCork:
             cork(fd, true);
-            if (send_piece(scratch_.data(), first)) send_piece(scratch_.data() + first, len - first);
+            if (send_piece(scratch_.data(), first))
+                send_piece(scratch_.data() + first, len - first);
             cork(fd, false);  // uncorking pushes out whatever is held back
             break;
-        case WriteMode::kSingle: break;
+        case WriteMode::kSingle:
+            break;
     }
     bytes_written_ += done;
     if (done < len) {
@@ -600,7 +614,9 @@ void Worker::top_up(Conn& c, int64_t now) {
 
 // ---- the open-loop plan ------------------------------------------------------------------
 
-int64_t Worker::due_of(const Conn& c) const { return tl_.start + static_cast<int64_t>(c.next_due); }
+int64_t Worker::due_of(const Conn& c) const {
+    return tl_.start + static_cast<int64_t>(c.next_due);
+}
 
 void Worker::advance_plan(Conn& c) {
     c.next_due += config_.arrival == Arrival::kPoisson ? gap_(rng_) : interval_ns_;

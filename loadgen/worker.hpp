@@ -32,9 +32,10 @@ struct Timeline {
 int64_t now_ns();
 
 class Worker {
-public:
+  public:
     // Connections [first_connection, first_connection + count) of `total`.
-    Worker(const Config& config, const Endpoint& endpoint, int index, int first_connection, int count);
+    Worker(const Config& config, const Endpoint& endpoint, int index, int first_connection,
+           int count);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -46,7 +47,7 @@ public:
     void run(const Timeline& timeline);
     const RunStats& stats() const { return stats_; }
 
-private:
+  private:
     struct InFlight {
         uint64_t id;
         int64_t intended;  // the plan's send time (open loop), else the send time
@@ -61,8 +62,8 @@ private:
         int number = 0;  // global index, part of every frame id
         State state = State::kClosed;
         UniqueFd fd;
-        uint32_t interest = 0;  // what the poller watches for this fd
-        Buffer out;             // bytes the socket did not take yet
+        uint32_t interest = 0;       // what the poller watches for this fd
+        Buffer out;                  // bytes the socket did not take yet
         std::vector<InFlight> ring;  // requests in flight, oldest at head
         size_t head = 0;
         size_t count = 0;
@@ -71,14 +72,14 @@ private:
         uint64_t next_seq = 0;
         int64_t connect_start = 0;
         bool first_byte_seen = false;
-        int64_t retry_at = 0;   // reconnect not before (after an error)
-        int64_t backoff = 0;    // ns; doubles per failure, reset by a good reply
-        TcpCounters tcp_base;   // counters at the start of the window
+        int64_t retry_at = 0;  // reconnect not before (after an error)
+        int64_t backoff = 0;   // ns; doubles per failure, reset by a good reply
+        TcpCounters tcp_base;  // counters at the start of the window
         bool tcp_counted = false;
         // Open loop.
-        double next_due = 0.0;   // ns since timeline.start; double so the plan never drifts
-        bool plan_done = false;  // next_due is past the window
-        int64_t ready_since = 0; // when it last became able to send
+        double next_due = 0.0;    // ns since timeline.start; double so the plan never drifts
+        bool plan_done = false;   // next_due is past the window
+        int64_t ready_since = 0;  // when it last became able to send
         uint64_t heap_gen = 0;
         bool in_heap = false;
 

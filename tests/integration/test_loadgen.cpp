@@ -37,12 +37,14 @@ lg::Result run_loadgen(uint16_t port, std::vector<std::string> args) {
     return lg::run(lg::parse_args(args));
 }
 
-std::string describe(const lg::Result& r) { return lg::format_summary(r); }
+std::string describe(const lg::Result& r) {
+    return lg::format_summary(r);
+}
 
 // A frame server on 127.0.0.1:0, one blocking thread per connection, that
 // breaks every `every`-th reply on purpose: the load generator must notice.
 class FaultyFrameServer {
-public:
+  public:
     enum class Fault { kNone, kWrongByte, kWrongId };
 
     explicit FaultyFrameServer(Fault fault, int every = 10) : fault_(fault), every_(every) {
@@ -60,11 +62,12 @@ public:
     }
     uint16_t port() const { return port_; }
 
-private:
+  private:
     void accept_loop() {
         while (!stopping_) {
             pb::AcceptResult a = pb::accept_connection(listener_.get(), false);
-            if (a.status == pb::AcceptStatus::kShutdown || a.status == pb::AcceptStatus::kFatal) return;
+            if (a.status == pb::AcceptStatus::kShutdown || a.status == pb::AcceptStatus::kFatal)
+                return;
             if (a.status != pb::AcceptStatus::kOk) continue;
             std::lock_guard lock(mutex_);
             fds_.push_back(a.fd.get());
@@ -97,10 +100,12 @@ private:
             uint64_t id = broken && fault_ == Fault::kWrongId ? h.id + 1 : h.id;
             reply.resize(pb::frame::kReplyHeaderSize + h.reply_len);
             pb::frame::encode_reply_header({h.reply_len, id}, reply.data());
-            pb::frame::fill_payload(h.id, 0, reply.data() + pb::frame::kReplyHeaderSize, h.reply_len);
+            pb::frame::fill_payload(h.id, 0, reply.data() + pb::frame::kReplyHeaderSize,
+                                    h.reply_len);
             if (broken && fault_ == Fault::kWrongByte && h.reply_len > 0)
                 reply[pb::frame::kReplyHeaderSize + h.reply_len / 2] ^= 0x5A;
-            if (::send(fd.get(), reply.data(), reply.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(reply.size()))
+            if (::send(fd.get(), reply.data(), reply.size(), MSG_NOSIGNAL) !=
+                static_cast<ssize_t>(reply.size()))
                 break;
         }
         // Leave the fd open until the destructor joins: it shuts fds down by number.
@@ -170,9 +175,27 @@ TEST_CASE("durations take wrk-style units", "[loadgen]") {
 }
 
 TEST_CASE("command line: defaults, knobs and refusals", "[loadgen]") {
-    auto c = lg::parse_args({"127.0.0.1:9000", "-c", "7", "-t", "3", "-d", "500ms", "-R", "2k",
-                             "--arrival", "poisson", "--protocol", "http", "--response-size", "4k",
-                             "--split-at", "10", "--nodelay", "off", "--cpus", "0,2-3"});
+    auto c = lg::parse_args({"127.0.0.1:9000",
+                             "-c",
+                             "7",
+                             "-t",
+                             "3",
+                             "-d",
+                             "500ms",
+                             "-R",
+                             "2k",
+                             "--arrival",
+                             "poisson",
+                             "--protocol",
+                             "http",
+                             "--response-size",
+                             "4k",
+                             "--split-at",
+                             "10",
+                             "--nodelay",
+                             "off",
+                             "--cpus",
+                             "0,2-3"});
     CHECK(c.port == 9000);
     CHECK(c.connections == 7);
     CHECK(c.threads == 3);
@@ -264,17 +287,21 @@ TEST_CASE("reply parsers classify bad replies", "[loadgen]") {
         lg::FrameReplyParser ok;
         CHECK(ok.feed(reply, sizeof reply, {42, 8, false}, true, used) == lg::ParseStatus::kReply);
         lg::FrameReplyParser wrong_id;
-        CHECK(wrong_id.feed(reply, sizeof reply, {41, 8, false}, true, used) == lg::ParseStatus::kError);
+        CHECK(wrong_id.feed(reply, sizeof reply, {41, 8, false}, true, used) ==
+              lg::ParseStatus::kError);
         CHECK(wrong_id.error() == lg::ReplyError::kVerify);
         lg::FrameReplyParser wrong_len;
-        CHECK(wrong_len.feed(reply, sizeof reply, {42, 9, false}, true, used) == lg::ParseStatus::kError);
+        CHECK(wrong_len.feed(reply, sizeof reply, {42, 9, false}, true, used) ==
+              lg::ParseStatus::kError);
         reply[pb::frame::kReplyHeaderSize + 3] ^= 1;
         lg::FrameReplyParser wrong_byte;
-        CHECK(wrong_byte.feed(reply, sizeof reply, {42, 8, false}, true, used) == lg::ParseStatus::kError);
+        CHECK(wrong_byte.feed(reply, sizeof reply, {42, 8, false}, true, used) ==
+              lg::ParseStatus::kError);
         CHECK(wrong_byte.error() == lg::ReplyError::kVerify);
         reply[0] = 0;
         lg::FrameReplyParser bad_magic;
-        CHECK(bad_magic.feed(reply, sizeof reply, {42, 8, false}, true, used) == lg::ParseStatus::kError);
+        CHECK(bad_magic.feed(reply, sizeof reply, {42, 8, false}, true, used) ==
+              lg::ParseStatus::kError);
         CHECK(bad_magic.error() == lg::ReplyError::kProtocol);
     }
 }
@@ -306,8 +333,8 @@ TEST_CASE("the loadgen command exits non-zero on verify errors unless --allow-er
     FaultyFrameServer server(FaultyFrameServer::Fault::kWrongByte, 5);
     std::string target = "127.0.0.1:" + std::to_string(server.port());
     CHECK(run_binary(loadgen, {target, "-c", "1", "-d", "200ms", "--response-size", "64"}) == 1);
-    CHECK(run_binary(loadgen, {target, "-c", "1", "-d", "200ms", "--response-size", "64", "--allow-errors"}) ==
-          0);
+    CHECK(run_binary(loadgen, {target, "-c", "1", "-d", "200ms", "--response-size", "64",
+                               "--allow-errors"}) == 0);
     CHECK(run_binary(loadgen, {target, "--no-such-option"}) == 2);
     CHECK(run_binary(loadgen, {"--help"}) == 0);
 }
@@ -332,7 +359,8 @@ TEST_CASE("refused connections are counted, not fatal", "[loadgen]") {
 
 // ---- against real servers -------------------------------------------------------------
 
-TEST_CASE("open loop: a server frozen for 1 s shows in the corrected p99", "[integration][loadgen]") {
+TEST_CASE("open loop: a server frozen for 1 s shows in the corrected p99",
+          "[integration][loadgen]") {
     pbtest::ServerProcess server("server-single", {"--protocol", "frame"});
     auto pending = std::async(std::launch::async, [&] {
         return run_loadgen(server.port(), {"-c", "4", "-R", "1000", "-d", "3s", "--timeout", "5s"});
@@ -352,9 +380,11 @@ TEST_CASE("open loop: a server frozen for 1 s shows in the corrected p99", "[int
     pbtest::stop_cleanly(server);
 }
 
-TEST_CASE("a server sleeping 1000 us per request gives p50 of 1000-1300 us", "[integration][loadgen]") {
+TEST_CASE("a server sleeping 1000 us per request gives p50 of 1000-1300 us",
+          "[integration][loadgen]") {
     pbtest::ServerProcess server("server-single", {"--protocol", "frame"});
-    auto r = run_loadgen(server.port(), {"-c", "1", "-d", "1s", "--warmup", "200ms", "--sleep-us", "1000"});
+    auto r = run_loadgen(server.port(),
+                         {"-c", "1", "-d", "1s", "--warmup", "200ms", "--sleep-us", "1000"});
     INFO(describe(r));
     CHECK(r.stats.errors.total() == 0);
     int64_t p50 = r.stats.latency.value_at_percentile(50);
@@ -367,8 +397,8 @@ TEST_CASE("connect-per-request runs without errors", "[integration][loadgen]") {
     for (const char* protocol : {"frame", "http"}) {
         pbtest::ServerProcess server("server-single", {"--protocol", protocol});
         for (const char* close : {"fin", "rst"}) {
-            auto r = run_loadgen(server.port(), {"-c", "4", "-d", "500ms", "--connect-per-request", "--close",
-                                                 close, "--protocol", protocol});
+            auto r = run_loadgen(server.port(), {"-c", "4", "-d", "500ms", "--connect-per-request",
+                                                 "--close", close, "--protocol", protocol});
             INFO(protocol << " close " << close << "\n" << describe(r));
             CHECK(r.stats.errors.total() == 0);
             CHECK(r.stats.requests > 50);
@@ -390,7 +420,8 @@ TEST_CASE("workloads and TCP knobs run clean against server-single", "[integrati
         std::vector<std::string> args;
     };
     std::vector<Case> cases = {
-        {frame_server.port(), {"--pipeline", "8", "--request-size", "100", "--response-size", "100"}},
+        {frame_server.port(),
+         {"--pipeline", "8", "--request-size", "100", "--response-size", "100"}},
         {frame_server.port(), {"--request-size", "200k", "--response-size", "300k"}},
         {frame_server.port(), {"--split-writes", "--request-size", "100"}},
         {frame_server.port(), {"--writev", "--split-at", "10", "--request-size", "78"}},
@@ -398,7 +429,8 @@ TEST_CASE("workloads and TCP knobs run clean against server-single", "[integrati
         {frame_server.port(), {"-R", "2000", "--arrival", "poisson", "--pipeline", "4"}},
         {frame_server.port(), {"--slow-fraction", "0.2", "--slow-sleep-us", "500"}},
         {http_server.port(), {"--protocol", "http", "--pipeline", "4"}},
-        {http_server.port(), {"--protocol", "http", "--response-size", "100k", "--request-size", "1000"}},
+        {http_server.port(),
+         {"--protocol", "http", "--response-size", "100k", "--request-size", "1000"}},
         {http_server.port(), {"--protocol", "http", "--split-writes", "-R", "1000"}},
     };
     for (auto& c : cases) {
@@ -442,7 +474,8 @@ TEST_CASE("the JSON record round-trips and merges exactly", "[integration][loadg
     auto j = lg::to_json_value(m);
     CHECK(j.at("schema").as_string() == "patternbench-loadgen");
     CHECK(j.at("schema_version").as_int() == 1);
-    for (const char* key : {"p50", "p90", "p99", "p99.9", "p99.99", "p99.999", "max", "mean", "stdev"}) {
+    for (const char* key :
+         {"p50", "p90", "p99", "p99.9", "p99.99", "p99.999", "max", "mean", "stdev"}) {
         CHECK(j.at("latency_us").find(key));
         CHECK(j.at("uncorrected_latency_us").find(key));
     }
@@ -451,7 +484,8 @@ TEST_CASE("the JSON record round-trips and merges exactly", "[integration][loadg
 }
 
 TEST_CASE("loadgen and wrk agree on throughput within 15%", "[integration][loadgen][wrk]") {
-    if (capture("command -v wrk").empty()) FAIL("wrk is not installed (tools/install-deps installs it)");
+    if (capture("command -v wrk").empty())
+        FAIL("wrk is not installed (tools/install-deps installs it)");
     pbtest::ServerProcess server("server-single", {"--protocol", "http"});
     std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/";
     // Alternate three times and compare the best of each: on a shared 2-CPU
@@ -462,7 +496,8 @@ TEST_CASE("loadgen and wrk agree on throughput within 15%", "[integration][loadg
         std::smatch m;
         if (std::regex_search(out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))")))
             best_wrk = std::max(best_wrk, std::stod(m[1]));
-        auto r = run_loadgen(server.port(), {"-t", "1", "-c", "16", "-d", "1s", "--protocol", "http"});
+        auto r =
+            run_loadgen(server.port(), {"-t", "1", "-c", "16", "-d", "1s", "--protocol", "http"});
         CHECK(r.stats.errors.total() == 0);
         best_loadgen = std::max(best_loadgen, r.throughput_rps());
     }

@@ -16,7 +16,8 @@ using pb::loadgen::Histogram;
 
 namespace {
 
-constexpr double kPercentiles[] = {0.1, 1, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.99, 99.999, 100};
+constexpr double kPercentiles[] = {0.1, 1,  10,   25,   50,    75,     90,
+                                   95,  99, 99.5, 99.9, 99.99, 99.999, 100};
 
 // The rank rule the histogram uses: the smallest value with at least p% of all
 // values at or below it.
