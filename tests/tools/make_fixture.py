@@ -57,7 +57,7 @@ def draw(rng, n, median, sigma=0.25, tail_fraction=0.0, tail_us=0.0, tail_sigma=
 
 
 def loadgen_record(samples, rps, conns, *, errors=0, offered=None, nodelay=True, write_mode="single",
-                   quickack=False, segs=(1.0, 1.0), connect_per_request=False):
+                   quickack=False, segs=(1.0, 1.0), connect_per_request=False, request_size=64, split_at=0):
     requests = len(samples)
     lat = latency_object(samples)
     rec = {
@@ -65,9 +65,9 @@ def loadgen_record(samples, rps, conns, *, errors=0, offered=None, nodelay=True,
         "started_at": "2025-01-15T10:00:00Z", "runs": 1,
         "host": {"hostname": "fixture", "kernel": "Linux 6.1.0", "cpu_model": "Fixture CPU", "cpus": 2},
         "config": {"target": "127.0.0.1:40000", "connections": conns, "threads": 1, "duration": "2s",
-                   "rate": offered or 0, "protocol": "frame", "request_size": 64, "response_size": 64,
+                   "rate": offered or 0, "protocol": "frame", "request_size": request_size, "response_size": 64,
                    "connect_per_request": connect_per_request, "nodelay": nodelay,
-                   "write_mode": write_mode, "quickack": quickack},
+                   "write_mode": write_mode, "split_at": split_at, "quickack": quickack},
         "threads": 1, "mode": "open" if offered else "closed",
         "duration_s": round(requests / rps, 6),
         "requests": requests, "throughput_rps": rps, "sent": requests, "dropped": 0,
@@ -312,7 +312,9 @@ def build(out):
               extra_counters={"stalls": stalls, "stall_fraction": round(stalls / n, 4),
                               "segs_out_per_req": segs[0], "segs_in_per_req": segs[1],
                               "srv_segs_out_per_req": srv_segs[0], "srv_segs_in_per_req": srv_segs[1]},
-              loadgen_kw={"nodelay": cnd, "write_mode": wp, "quickack": qa, "segs": segs})
+              # The issue-6 request: a 10-byte write, then the other 100 bytes (32-byte header + 78).
+              loadgen_kw={"nodelay": cnd, "write_mode": wp, "quickack": qa, "segs": segs,
+                          "request_size": 78, "split_at": 10})
 
     nagle(False, True, "split", False, 43900, 1.0, (2.0, 2.0), (2.0, 2.0), 22.7)
     nagle(False, True, "split", True, 43900, 1.0, (2.0, 1.99), (1.99, 2.0), 22.7)

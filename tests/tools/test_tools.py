@@ -271,6 +271,7 @@ class ReportTest(unittest.TestCase, NumberMatch):
             self.assertClose(r["client segs out/req"], doc["counters"]["segs_out_per_req"], doc["case"]["id"])
         # The explanation uses the machine's tick and the measured stall.
         self.assertIn("HZ=250 a tick is 4 ms", sec)
+        self.assertIn("10 bytes and then 100 bytes", sec)   # from the loadgen config
         self.assertIn("40 to 44 ms", sec)
         self.assertIn("TCP_QUICKACK", sec)
         self.assertIn("writev", sec)

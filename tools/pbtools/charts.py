@@ -32,9 +32,11 @@ class Palette:
 
 
 def footer(run_patterns, shown, note: str = "") -> str:
+    """The line at the bottom of every chart. `note`, when given, replaces the list
+    of patterns without data (for experiments that run on one pattern by design)."""
     missing = [p for p in run_patterns if p not in shown]
     text = "patterns in this run: " + (", ".join(run_patterns) or "none")
-    if missing:
+    if missing and not note:
         text += "  |  no data here: " + ", ".join(missing)
     if note:
         text += "  |  " + note
@@ -307,8 +309,7 @@ def spread(name: str, title_what: str, cases: list[Case], run_patterns, pal) -> 
     shown = set()
     tics = []
     for i, c in enumerate(cases):
-        nt = len(c.threads())
-        tics.append(f"{ticlabel(f'{c.pattern} ({nt} thread' + ('s)' if nt != 1 else ')'))} {i}")
+        tics.append(f"{ticlabel(c.pattern)} {i}")
     for n, (key, counter, label) in enumerate([("requests", "requests", "requests"),
                                                ("accepted", "accepts", "accepts")]):
         body, plots, labels = [], [], []
@@ -325,7 +326,7 @@ def spread(name: str, title_what: str, cases: list[Case], run_patterns, pal) -> 
             w = 0.8 / len(shown_vals)
             # 0.9 of the slot: a hairline gap keeps neighbouring threads apart.
             rows = [(i - 0.4 + (j + 0.5) * w, v / mean, 0.9 * w) for j, v in enumerate(shown_vals)]
-            ymax = max(ymax, max(r[1] for r in rows) * 1.25)
+            ymax = max(ymax, max(r[1] for r in rows) * 1.45)
             body.append(datablock(f"t{n}_{i}", rows))
             # The key lists each pattern once, on the top panel.
             title = f"title {quote(c.pattern)}" if n == 0 else "notitle"
@@ -337,12 +338,13 @@ def spread(name: str, title_what: str, cases: list[Case], run_patterns, pal) -> 
                 j_idx = jain(vals)
             if mm is None:
                 mm = maxmin(vals)
+            # Three short lines: six patterns side by side must not run into each other.
             text = f"Jain {j_idx:.3f}" if j_idx is not None else "Jain –"
             if mm is not None:
-                text += f"  max/min {'inf' if math.isinf(mm) else f'{mm:.2f}'}"
+                text += f"\nmax/min {'inf' if math.isinf(mm) else f'{mm:.2f}'}"
             text += f"\n{len(vals)} {'threads' if len(vals) != 1 else 'thread'}"
-            text += " (sorted, sampled)" if sampled else ""
-            labels.append(f"set label {quote(text)} at {i}, graph 0.93 center font ',9'")
+            text += "\n(sorted, sampled)" if sampled else ""
+            labels.append(f"set label {quote(text)} at {i}, graph 0.96 center font ',8'")
         if not plots:
             plots = ["NaN notitle"]
         out += body
@@ -367,7 +369,7 @@ unset arrow
     out.append("unset multiplot\n")
     if not shown:
         return None
-    return Chart(name, "Load spread across threads, " + title_what, "".join(out), 1000, 760)
+    return Chart(name, "Load spread across threads, " + title_what, "".join(out), 1100, 800)
 
 
 # --- Nagle ----------------------------------------------------------------------------

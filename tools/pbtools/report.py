@@ -446,7 +446,7 @@ class Report:
             "reactor-pool": "the acceptor hands connections out round-robin",
             "worker-queue": "workers take requests from one queue, so work goes to whoever is free",
         }
-        parts = []
+        parts, even = [], []
         for p in self.patterns:
             cs = [c for c in self.run.of_kind("matrix") if c.pattern == p and len(c.threads()) > 1]
             js = [(c.c("jain_accepts"), c) for c in cs if c.c("jain_accepts") is not None
@@ -454,6 +454,9 @@ class Report:
             jr = [(c.c("jain_requests"), c) for c in cs if c.c("jain_requests") is not None
                   and (c.connections or 0) > 1]
             if not js and not jr:
+                continue
+            if min(j for j, _ in js + jr) >= 0.99:
+                even.append(server(p))
                 continue
             text = f"{server(p)}"
             if jr:
@@ -466,6 +469,8 @@ class Report:
             if p in why:
                 text += f": {why[p]}"
             parts.append(text)
+        if even:
+            parts.append(f"{', '.join(even)} stayed at Jain 0.99 or above in every case")
         if parts:
             self.say(2, "**Fairness:** " + "; ".join(parts) + ".")
 
@@ -519,9 +524,9 @@ class Report:
             text = (f"**Split writes with Nagle on** (client TCP_NODELAY off, {len(split_nagle)} case(s)): "
                     f"median p50 {u.latency(p50)}, {u.percent(frac)} of exchanges stalled. ")
             if st:
-                text += ("The client writes the 10-byte header, which leaves at once (nothing is in flight), "
-                         "then the body: Nagle holds it, because a small segment may not be sent while "
-                         "earlier data is unacknowledged. The server has half a request, so it has no reply "
+                text += (f"The client writes {self.split_sizes(st[0])}: the first write leaves at once (nothing "
+                         "is in flight), the second is held by Nagle, because a small segment may not be sent "
+                         "while earlier data is unacknowledged. The server has half a request, so it has no reply "
                          "to carry an ACK; it delays the ACK until its delayed-ACK timer fires. Linux's "
                          "minimum delayed-ACK timeout is 40 ms (TCP_DELACK_MIN, HZ/25 jiffies) and the timer "
                          "runs on the kernel tick")
@@ -587,12 +592,21 @@ class Report:
         srv = [(a, b) for a in cases for b in cases if a.server_nodelay is True and b.server_nodelay is False
                and a.client_nodelay == b.client_nodelay and a.write_pattern == b.write_pattern
                and a.quickack == b.quickack]
+        # The telling pair is the stalling configuration: does server nodelay rescue it?
+        srv.sort(key=lambda ab: not stalled(ab[0]))
         if srv:
             a, b = srv[0]
-            paras.append(f"**Server TCP_NODELAY** ({a.write_pattern}, client nodelay {onoff(a.client_nodelay)}): "
-                         f"p50 {u.latency(a.latency('p50'))} with it on, {u.latency(b.latency('p50'))} off. The "
-                         "server answers with one write, and Nagle never holds a write when nothing is "
-                         "unacknowledged, so its setting matters only if replies are written in pieces.")
+            text = (f"**Server TCP_NODELAY** ({a.write_pattern} writes, client nodelay {onoff(a.client_nodelay)}): "
+                    f"p50 {u.latency(a.latency('p50'))} with it on, {u.latency(b.latency('p50'))} off. ")
+            ratio = u.times(max(a.latency("p50") or 0, b.latency("p50") or 0),
+                            min(a.latency("p50") or 0, b.latency("p50") or 0))
+            if ratio is not None and ratio < 1.5:
+                text += ("The server's setting does not matter here: it answers with one write, and Nagle never "
+                         "holds a write when nothing is unacknowledged. It would if replies left in pieces.")
+            else:
+                text += ("The server's setting matters here, so its replies leave in more than one write and "
+                         "Nagle holds the later ones.")
+            paras.append(text)
         if stalls:
             worst = max(stalls, key=lambda c: c.latency("p50") or 0)
             best = min((c for c in cases if clean(c)), key=lambda c: c.latency("p50") or math.inf, default=None)
@@ -603,6 +617,17 @@ class Report:
                     f"{u.ratio(u.times(worst.latency('p50'), best.latency('p50')))} the best "
                     f"({best.nagle_label}, {u.latency(best.latency('p50'))}): a delayed ACK per exchange.")
         return "\n\n".join(paras) + "\n" if paras else "No Nagle case has the numbers needed for a reading.\n"
+
+    @staticmethod
+    def split_sizes(case: Case) -> str:
+        """"a 10-byte and then a 100-byte piece", from the loadgen config when it has it."""
+        cfg = dig(case.loadgen, "config") or {}
+        at, body = num(cfg.get("split_at")), num(cfg.get("request_size"))
+        if at and body is not None and (cfg.get("protocol") or "frame") == "frame":
+            total = 32 + body  # the frame header is 32 bytes
+            if 0 < at < total:
+                return f"each request in two pieces, {at:.0f} bytes and then {total - at:.0f} bytes"
+        return "each request in two pieces (header, then body)"
 
     def upside_section(self) -> str:
         cases = sorted(self.run.of_kind("nagle-upside"), key=lambda c: (c.client_nodelay is not False, c.id))
