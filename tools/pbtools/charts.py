@@ -12,7 +12,7 @@ import math
 
 from . import analysis
 from .gnuplot import BASELINE_COLOUR, PALETTE, Chart, datablock, log_latency_tics, quote, ticlabel
-from .rundir import PATTERN_ORDER, WRITE_ORDER, Case, jain, maxmin, num, pattern_key, thread_values
+from .rundir import PATTERN_ORDER, WRITE_ORDER, Case, dig, jain, maxmin, num, pattern_key, thread_values
 
 # Thread-per-conn under churn can leave one stats entry per connection: past this
 # many bars a group shows evenly spaced order statistics of the sorted values.
@@ -198,6 +198,13 @@ def sweep(name: str, workload: str, protocol: str, cases: list[Case], knees: dic
     if errs:
         body.append(datablock("err", errs))
         plots.append("$err using 1:2 with points pt 2 ps 2.5 lw 2 lc rgb 'black' title 'case had errors'")
+    # A point where the generator fell behind its plan describes the generator.
+    late = [(c.offered_rps, _pos(c.latency("p99"))) for c in cases
+            if c.offered_rps and dig(c.loadgen, "open_loop", "could_not_keep_up")]
+    if late:
+        body.append(datablock("late", late))
+        plots.append("$late using 1:2 with points pt 4 ps 2.5 lw 2 lc rgb 'black' "
+                     "title 'generator could not keep up'")
     plots.append("NaN with points pt 6 ps 2 lw 2 lc rgb 'black' "
                  f"title 'knee: last rate with p99 < {analysis.KNEE_FACTOR:g}x lowest-rate p99 (+: never crossed)'")
     lo, hi = _latency_range(ys)

@@ -138,8 +138,12 @@ class Case:
     extra: dict = field(default_factory=dict)  # unknown "case" fields, kept for labels
 
     def c(self, name: str) -> float | None:
-        """A counter, None when absent."""
-        return num(self.counters.get(name))
+        """A counter, None when absent. max/min ratios may be infinite (an idle
+        thread); every other counter must be finite to count."""
+        v = self.counters.get(name)
+        if name.startswith("maxmin_") and isinstance(v, float) and math.isinf(v) and v > 0:
+            return v
+        return num(v)
 
     @property
     def has_errors(self) -> bool:
@@ -334,7 +338,8 @@ def _case_from_doc(doc: dict, path: str) -> Case:
         server_nodelay=as_bool(info.get("server_nodelay")),
         write_pattern=info.get("write_pattern"),
         quickack=as_bool(info.get("quickack")),
-        counters={k: v for k, v in (doc.get("counters") or {}).items() if num(v) is not None},
+        counters={k: v for k, v in (doc.get("counters") if isinstance(doc.get("counters"), dict) else {}).items()
+                  if num(v) is not None or (k.startswith("maxmin_") and v == math.inf)},
         loadgen=doc.get("loadgen") if isinstance(doc.get("loadgen"), dict) else None,
         server=doc.get("server") if isinstance(doc.get("server"), dict) else None,
         source=path,
