@@ -71,6 +71,8 @@ def throughput(name: str, workload: str, protocol: str, cases: list[Case], run_p
     conns = sorted({c.connections for c in cases if c.connections})
     if not conns:
         return None
+    if len(conns) == 1:
+        return _throughput_bars(name, workload, protocol, conns[0], cases, run_patterns, pal)
     body, plots, shown = [], [], []
     for i, ((pattern,), cs) in enumerate(per.items()):
         rows = sorted(((c.connections, c.c("rps")) for c in cs if c.connections), key=lambda r: r[0])
@@ -103,6 +105,44 @@ set bmargin 5
 plot {', '.join(plots)}
 """)
     return Chart(name, f"Throughput vs connections, {workload}", "".join(body), 960, 540)
+
+
+def _throughput_bars(name, workload, protocol, n, cases, run_patterns, pal) -> Chart | None:
+    """One connection count (idle-heavy): lines would be a pile of dots, so bars,
+    each labelled with its rate."""
+    by_p = analysis.by_pattern([c for c in cases if c.connections == n])
+    patterns = [p for p in run_patterns if p in by_p]
+    body, plots, labels = [], [], []
+    m = max(len(patterns), 1)
+    for j, p in enumerate(patterns):
+        c = by_p[p]
+        v = c.c("rps")
+        if v is None:
+            continue
+        x = -0.4 + (j + 0.5) * 0.8 / m
+        body.append(datablock(f"b{j}", [(x, v, 0.8 / m)]))
+        plots.append(f"$b{j} using 1:2:3 with boxes fs solid 0.85 border lc rgb '#333333' "
+                     f"lc rgb '{pal(p)}' title {quote(p)}")
+        text = f"{v:,.0f}" + (" (errors)" if c.has_errors else "")
+        labels.append(f"set label {quote(text)} at {x:g}, {v:g} center offset 0,1.2 font ',9'")
+    if not plots:
+        return None
+    body.append(f"""
+set title {quote(f"Throughput: workload {workload}, {n} connections ({protocol}, closed loop)")}
+set ylabel 'requests/s'
+set xrange [-0.6:0.6]
+set yrange [0:*]
+set offsets 0, 0, graph 0.15, 0
+set xtics ({ticlabel(f"{n} connections")} 0) scale 0
+set format y '%.0f'
+set grid ytics
+set key outside right top
+set bmargin 5
+{chr(10).join(labels)}
+{footer(run_patterns, patterns)}
+plot {', '.join(plots)}
+""")
+    return Chart(name, f"Throughput, {workload}", "".join(body), 960, 540)
 
 
 # --- latency percentile spectrum -------------------------------------------------
