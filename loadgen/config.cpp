@@ -183,6 +183,9 @@ void validate(const Config& c) {
         throw ArgsError("--spin-us, --sleep-us and --slow-sleep-us are at most 1000000 (1 s)");
     if (c.path.empty() || c.path[0] != '/' || c.path.find_first_of("?# \r\n") != std::string::npos)
         throw ArgsError("--path must start with / and hold no query, spaces or CR/LF");
+    for (const auto& h : c.headers)
+        if (h.find(':') == std::string::npos || h.find_first_of("\r\n") != std::string::npos)
+            throw ArgsError("-H takes \"Name: value\" without CR/LF, not '" + h + "'");
     if (c.connect_per_request && c.pipeline != 1)
         throw ArgsError("--connect-per-request sends one request per connection: no --pipeline");
 }
@@ -241,6 +244,9 @@ Config parse_args(const std::vector<std::string>& args) {
         ->capture_default_str();
     app.add_option("--path", c.path, "http: request path (the query is built from the workload)")
         ->capture_default_str();
+    app.add_option("-H,--header", c.headers,
+                   "http: an extra request header, \"Name: value\" (repeatable)")
+        ->allow_extra_args(false);
     app.add_option("--nodelay", nodelay, "TCP_NODELAY on the client sockets: on or off")
         ->capture_default_str();
     auto* split_opt =

@@ -55,7 +55,8 @@ struct Config {
     uint32_t sleep_us = 0;
     double slow_fraction = 0.0;  // share of requests that sleep slow_sleep_us instead
     uint32_t slow_sleep_us = 0;
-    std::string path = "/";  // http only: the path before the query string
+    std::string path = "/";            // http only: the path before the query string
+    std::vector<std::string> headers;  // http only: extra "Name: value" lines
 
     // TCP knobs.
     bool nodelay = true;

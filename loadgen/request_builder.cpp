@@ -24,6 +24,7 @@ RequestBuilder::RequestBuilder(const Config& config) : config_(config) {
         const char* method = config.request_size ? "POST" : "GET";
         std::string head = fmt::format("{} {}{} HTTP/1.1\r\nHost: {}:{}\r\n", method, config.path,
                                        query, config.host, config.port);
+        for (const auto& h : config.headers) head += h + "\r\n";
         if (config.request_size) head += fmt::format("Content-Length: {}\r\n", config.request_size);
         head += "\r\n";
         std::vector<uint8_t> body(config.request_size);

@@ -78,6 +78,9 @@ Json config_json(const Config& c) {
     j.set("slow_fraction", c.slow_fraction);
     j.set("slow_sleep_us", c.slow_sleep_us);
     j.set("path", c.path);
+    Json headers = Json::array();
+    for (const auto& h : c.headers) headers.push(h);
+    j.set("headers", std::move(headers));
     j.set("nodelay", c.nodelay);
     j.set("write_mode", to_string(c.write_mode));
     j.set("split_at", c.split_at);
@@ -114,6 +117,7 @@ Config config_from_json(const Json& j) {
     c.slow_fraction = j.at("slow_fraction").as_double();
     c.slow_sleep_us = static_cast<uint32_t>(j.at("slow_sleep_us").as_int());
     c.path = j.at("path").as_string();
+    for (const Json& h : j.at("headers").as_array()) c.headers.push_back(h.as_string());
     c.nodelay = j.at("nodelay").as_bool();
     const std::string& mode = j.at("write_mode").as_string();
     c.write_mode = mode == "split"    ? WriteMode::kSplit
@@ -442,8 +446,13 @@ std::string format_summary(const Result& r) {
         format_bytes(r.duration_s > 0 ? static_cast<double>(s.bytes_read) / r.duration_s : 0.0));
     std::string reason;
     if (r.could_not_keep_up(&reason)) {
-        out += "!!! GENERATOR COULD NOT KEEP UP: " + reason + "\n";
-        out += "!!! these numbers describe the load generator, not the server\n";
+        out += "!!! COULD NOT KEEP UP WITH THE PLAN: " + reason + "\n";
+        if (reason.find("lateness") != std::string::npos)
+            out += "!!! the generator itself ran late: these numbers describe it, not the server\n";
+        else
+            out +=
+                "!!! sends left on time whenever a connection had room: the server (or the\n"
+                "!!! --pipeline cap) held the rate back\n";
     } else if (r.open_loop()) {
         out += fmt::format("Send lateness p99 {} (bound {}), {} planned requests left unsent\n",
                            format_us(static_cast<double>(s.lateness.value_at_percentile(99))),

@@ -128,8 +128,9 @@ void Worker::run(const Timeline& timeline) {
         now = now_ns();
         if (!window_open_ && now >= tl_.measure_start) open_window(now);
         if (!window_closed_ && now >= tl_.measure_end) close_window();
-        if (finished(now)) break;
+        // Sends that came due before the end go out (late) before the end check.
         if (config_.open_loop()) run_due(now);
+        if (finished(now)) break;
         if (now >= next_housekeeping_) housekeeping(now);
         poll_once(now_ns());
     }

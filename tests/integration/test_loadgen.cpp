@@ -32,6 +32,20 @@ namespace lg = pb::loadgen;
 
 namespace {
 
+// Sanitizer builds run the same cases; only the comparisons of speed against an
+// uninstrumented tool are relaxed there.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
 lg::Result run_loadgen(uint16_t port, std::vector<std::string> args) {
     args.insert(args.begin(), "127.0.0.1:" + std::to_string(port));
     return lg::run(lg::parse_args(args));
@@ -412,7 +426,9 @@ TEST_CASE("connect-per-request runs without errors", "[integration][loadgen]") {
     }
 }
 
-TEST_CASE("workloads and TCP knobs run clean against server-single", "[integration][loadgen]") {
+// [threaded]: the TSan build runs this one, and loadgen runs two threads here.
+TEST_CASE("workloads and TCP knobs run clean against server-single",
+          "[integration][loadgen][threaded]") {
     pbtest::ServerProcess frame_server("server-single", {"--protocol", "frame"});
     pbtest::ServerProcess http_server("server-single", {"--protocol", "http"});
     struct Case {
@@ -503,7 +519,11 @@ TEST_CASE("loadgen and wrk agree on throughput within 15%", "[integration][loadg
     }
     INFO("wrk " << best_wrk << " req/s, loadgen " << best_loadgen << " req/s");
     REQUIRE(best_wrk > 0);
-    CHECK(best_loadgen >= 0.85 * best_wrk);
-    CHECK(best_loadgen <= 1.15 * best_wrk);
+    if (kSanitized) {
+        WARN("sanitizer build: throughput against wrk not compared");
+    } else {
+        CHECK(best_loadgen >= 0.85 * best_wrk);
+        CHECK(best_loadgen <= 1.15 * best_wrk);
+    }
     pbtest::stop_cleanly(server);
 }
