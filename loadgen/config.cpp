@@ -118,8 +118,19 @@ const char* to_string(WriteMode w) {
             return "writev";
         case WriteMode::kCork:
             return "cork";
+        case WriteMode::kMsgMore:
+            return "msg_more";
+        case WriteMode::kChunks:
+            return "chunks";
     }
     return "?";
+}
+
+WriteMode parse_write_mode(const std::string& text) {
+    for (auto m : {WriteMode::kSingle, WriteMode::kSplit, WriteMode::kWritev, WriteMode::kCork,
+                   WriteMode::kMsgMore, WriteMode::kChunks})
+        if (text == to_string(m)) return m;
+    throw ArgsError(fmt::format("unknown write mode '{}'", text));
 }
 
 Duration parse_duration(const std::string& text) {
@@ -201,7 +212,8 @@ Config parse_args(const std::vector<std::string>& args) {
                         arrival = "uniform";
     std::string close = "fin", protocol = "frame", nodelay = "on", max_lateness = "1ms";
     std::string request_size = "0", response_size, cpus;
-    bool split = false, writev = false, cork = false, no_verify = false, version = false;
+    bool split = false, writev = false, cork = false, msg_more = false;
+    bool no_verify = false, version = false;
 
     app.add_option("target", target, "HOST:PORT of the server")->required();
     app.add_option("-c,--connections", c.connections,
@@ -249,16 +261,15 @@ Config parse_args(const std::vector<std::string>& args) {
         ->allow_extra_args(false);
     app.add_option("--nodelay", nodelay, "TCP_NODELAY on the client sockets: on or off")
         ->capture_default_str();
-    auto* split_opt =
-        app.add_flag("--split-writes", split, "Write each request in two write() calls");
-    auto* writev_opt =
-        app.add_flag("--writev", writev, "Write each request as one writev() of two pieces");
-    auto* cork_opt = app.add_flag("--cork", cork, "TCP_CORK on, two write() calls, TCP_CORK off");
-    split_opt->excludes(writev_opt)->excludes(cork_opt);
-    writev_opt->excludes(cork_opt);
+    app.add_flag("--split-writes", split, "Write each request in two write() calls");
+    app.add_flag("--writev", writev, "Write each request as one writev() of two pieces");
+    app.add_flag("--cork", cork, "TCP_CORK on, two write() calls, TCP_CORK off");
+    app.add_flag("--msg-more", msg_more, "Two send() calls, the first with MSG_MORE");
     app.add_option(
         "--split-at", c.split_at,
-        "Bytes in the first piece for the three above (default: the header/body boundary)");
+        "Bytes in the first piece for the four above (default: the header/body boundary)");
+    app.add_option("--write-chunk", c.write_chunk,
+                   "Write each request in write() calls of this many bytes (Nagle's upside)");
     app.add_flag("--quickack", c.quickack, "TCP_QUICKACK after connect and after every read");
     app.add_flag("--no-verify", no_verify,
                  "Check framing, ids and status but not every payload byte");
@@ -301,11 +312,19 @@ Config parse_args(const std::vector<std::string>& args) {
     c.request_size = parse_size(request_size, "--request-size");
     if (!response_size.empty()) c.response_size = parse_size(response_size, "--response-size");
     c.nodelay = parse_on_off(nodelay, "--nodelay");
-    c.write_mode = split    ? WriteMode::kSplit
-                   : writev ? WriteMode::kWritev
-                   : cork   ? WriteMode::kCork
-                            : WriteMode::kSingle;
+    int modes = int{split} + int{writev} + int{cork} + int{msg_more} + int{c.write_chunk > 0};
+    if (modes > 1)
+        throw ArgsError(
+            "choose one of --split-writes, --writev, --cork, --msg-more, --write-chunk");
+    c.write_mode = split               ? WriteMode::kSplit
+                   : writev            ? WriteMode::kWritev
+                   : cork              ? WriteMode::kCork
+                   : msg_more          ? WriteMode::kMsgMore
+                   : c.write_chunk > 0 ? WriteMode::kChunks
+                                       : WriteMode::kSingle;
     if (c.split_at > 0 && c.write_mode == WriteMode::kSingle) c.write_mode = WriteMode::kSplit;
+    if (c.split_at > 0 && c.write_mode == WriteMode::kChunks)
+        throw ArgsError("--split-at does not apply to --write-chunk");
     c.verify = !no_verify;
     if (!cpus.empty()) c.cpus = parse_cpus(cpus);
     validate(c);

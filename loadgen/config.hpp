@@ -17,13 +17,16 @@ enum class Arrival { kUniform, kPoisson };
 enum class CloseMode { kFin, kRst };
 // How one request reaches the socket: one write(); two write()s (the
 // write-write-read pattern that meets Nagle + delayed ACK); one writev() of the
-// two pieces; or the two writes between TCP_CORK on and off.
-enum class WriteMode { kSingle, kSplit, kWritev, kCork };
+// two pieces; the two writes between TCP_CORK on and off; the first write with
+// MSG_MORE; or many write()s of --write-chunk bytes (Nagle's upside).
+enum class WriteMode { kSingle, kSplit, kWritev, kCork, kMsgMore, kChunks };
 
 const char* to_string(Protocol p);
 const char* to_string(Arrival a);
 const char* to_string(CloseMode c);
 const char* to_string(WriteMode w);
+// "single", "split", "writev", "cork", "msg_more", "chunks". Throws ArgsError.
+WriteMode parse_write_mode(const std::string& text);
 
 using Duration = std::chrono::nanoseconds;
 
@@ -61,7 +64,8 @@ struct Config {
     // TCP knobs.
     bool nodelay = true;
     WriteMode write_mode = WriteMode::kSingle;
-    uint32_t split_at = 0;  // first piece for split/writev/cork; 0: header|body boundary
+    uint32_t split_at = 0;  // first piece for split/writev/cork/msg_more; 0: header|body boundary
+    uint32_t write_chunk = 0;  // kChunks: bytes per write()
     bool quickack = false;
 
     // Checks and reporting.

@@ -84,6 +84,7 @@ Json config_json(const Config& c) {
     j.set("nodelay", c.nodelay);
     j.set("write_mode", to_string(c.write_mode));
     j.set("split_at", c.split_at);
+    j.set("write_chunk", c.write_chunk);
     j.set("quickack", c.quickack);
     j.set("verify", c.verify);
     j.set("allow_errors", c.allow_errors);
@@ -119,12 +120,9 @@ Config config_from_json(const Json& j) {
     c.path = j.at("path").as_string();
     for (const Json& h : j.at("headers").as_array()) c.headers.push_back(h.as_string());
     c.nodelay = j.at("nodelay").as_bool();
-    const std::string& mode = j.at("write_mode").as_string();
-    c.write_mode = mode == "split"    ? WriteMode::kSplit
-                   : mode == "writev" ? WriteMode::kWritev
-                   : mode == "cork"   ? WriteMode::kCork
-                                      : WriteMode::kSingle;
+    c.write_mode = parse_write_mode(j.at("write_mode").as_string());
     c.split_at = static_cast<uint32_t>(j.at("split_at").as_int());
+    c.write_chunk = static_cast<uint32_t>(j.at("write_chunk").as_int());
     c.quickack = j.at("quickack").as_bool();
     c.verify = j.at("verify").as_bool();
     c.allow_errors = j.at("allow_errors").as_bool();

@@ -565,8 +565,8 @@ void Worker::write_request(Conn& c, const InFlight& f) {
     size_t first = builder_.split_point(f.slow);
     int fd = c.fd.get();
     size_t done = 0;
-    auto send_piece = [&](const uint8_t* p, size_t n) {
-        ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+    auto send_piece = [&](const uint8_t* p, size_t n, int flags = 0) {
+        ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL | flags);
         if (w > 0) done += static_cast<size_t>(w);
         return w == static_cast<ssize_t>(n);
     };
@@ -589,6 +589,19 @@ void Worker::write_request(Conn& c, const InFlight& f) {
             if (send_piece(scratch_.data(), first))
                 send_piece(scratch_.data() + first, len - first);
             cork(fd, false);  // uncorking pushes out whatever is held back
+            break;
+        case WriteMode::kMsgMore:
+            // MSG_MORE is a one-call cork: the kernel holds the first piece back
+            // until the second (sent without it) completes the request.
+            if (send_piece(scratch_.data(), first, MSG_MORE))
+                send_piece(scratch_.data() + first, len - first);
+            break;
+        case WriteMode::kChunks:
+            for (size_t off = 0; off < len;) {
+                size_t n = std::min<size_t>(config_.write_chunk, len - off);
+                if (!send_piece(scratch_.data() + off, n)) break;
+                off += n;
+            }
             break;
         case WriteMode::kSingle:
             break;

@@ -226,6 +226,10 @@ TEST_CASE("command line: defaults, knobs and refusals", "[loadgen]") {
     CHECK_THROWS_AS(lg::parse_args({}), lg::ArgsError);
     CHECK_THROWS_AS(lg::parse_args({"localhost"}), lg::ArgsError);
     CHECK_THROWS_AS(lg::parse_args({"127.0.0.1:1", "--split-writes", "--cork"}), lg::ArgsError);
+    CHECK_THROWS_AS(lg::parse_args({"127.0.0.1:1", "--writev", "--write-chunk", "20"}),
+                    lg::ArgsError);
+    CHECK(lg::parse_args({"127.0.0.1:1", "--write-chunk", "20"}).write_mode ==
+          lg::WriteMode::kChunks);
     CHECK_THROWS_AS(lg::parse_args({"127.0.0.1:1", "--slow-fraction", "0.1"}), lg::ArgsError);
     CHECK_THROWS_AS(lg::parse_args({"127.0.0.1:1", "--connect-per-request", "--pipeline", "4"}),
                     lg::ArgsError);
@@ -442,6 +446,8 @@ TEST_CASE("workloads and TCP knobs run clean against server-single",
         {frame_server.port(), {"--split-writes", "--request-size", "100"}},
         {frame_server.port(), {"--writev", "--split-at", "10", "--request-size", "78"}},
         {frame_server.port(), {"--cork", "--quickack", "--nodelay", "off"}},
+        {frame_server.port(), {"--msg-more", "--split-at", "10", "--request-size", "78"}},
+        {frame_server.port(), {"--write-chunk", "20", "--request-size", "968"}},
         {frame_server.port(), {"-R", "2000", "--arrival", "poisson", "--pipeline", "4"}},
         {frame_server.port(), {"--slow-fraction", "0.2", "--slow-sleep-us", "500"}},
         {http_server.port(), {"--protocol", "http", "--pipeline", "4"}},
