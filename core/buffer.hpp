@@ -32,6 +32,7 @@ public:
     size_t writable() const { return data_.size() - write_; }
 
     void append(const void* bytes, size_t n) {
+        if (n == 0) return;  // memcpy may not be given the null data() of an empty buffer
         std::memcpy(prepare(n), bytes, n);
         commit(n);
     }
