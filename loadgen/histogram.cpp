@@ -146,6 +146,13 @@ double Histogram::stdev() const {
     return std::sqrt(sum / static_cast<double>(total_));
 }
 
+int64_t Histogram::count_at_or_above(int64_t value) const {
+    if (total_ == 0) return 0;
+    int64_t n = 0;
+    for (size_t i = index_of(value); i < counts_.size(); ++i) n += counts_[i];
+    return n;
+}
+
 int64_t Histogram::value_at_percentile(double percentile) const {
     if (total_ == 0) return 0;
     percentile = std::clamp(percentile, 0.0, 100.0);

@@ -50,6 +50,10 @@ class Histogram {
     // clamped to max(). 0 when empty.
     int64_t value_at_percentile(double percentile) const;
 
+    // How many recorded values are >= `value` (to the step: values in value's own
+    // step count when the step starts at or above value's lowest equivalent).
+    int64_t count_at_or_above(int64_t value) const;
+
     // Calls f(value, count) for every non-empty step in ascending order; `value` is
     // the lowest value of the step, so record(value, count) rebuilds it exactly.
     template <typename F>

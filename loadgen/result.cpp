@@ -14,6 +14,8 @@
 namespace pb::loadgen {
 namespace {
 
+constexpr int64_t kStallThresholdUs = 30'000;
+
 struct Percentile {
     const char* key;
     double value;
@@ -293,6 +295,11 @@ Json to_json_value(const Result& r) {
         j.set("open_loop", Json());
     }
 
+    // The Nagle experiments count the exchanges that met a delayed ACK (~40 ms).
+    Json stalls = Json::object();
+    stalls.set("threshold_us", kStallThresholdUs);
+    stalls.set("count", s.latency.count_at_or_above(kStallThresholdUs));
+    j.set("stalls", std::move(stalls));
     j.set("latency_us", histogram_json(s.latency));
     j.set("uncorrected_latency_us", histogram_json(s.uncorrected_latency));
     j.set("fast_latency_us", s.fast_latency.empty() ? Json() : histogram_json(s.fast_latency));

@@ -181,6 +181,15 @@ TEST_CASE("histogram survives the JSON round trip exactly", "[histogram]") {
     for (double p : kPercentiles) CHECK(back.value_at_percentile(p) == h.value_at_percentile(p));
 }
 
+TEST_CASE("histogram counts values at or above a threshold", "[histogram]") {
+    Histogram h;
+    for (int64_t v : {100, 29'000, 30'000, 30'001, 44'000, 45'000'000}) h.record(v);
+    CHECK(h.count_at_or_above(30'000) == 4);
+    CHECK(h.count_at_or_above(1) == 6);
+    CHECK(h.count_at_or_above(Histogram::kHighest) == 0);
+    CHECK(Histogram{}.count_at_or_above(0) == 0);
+}
+
 TEST_CASE("empty histogram reports zeros", "[histogram]") {
     Histogram h;
     CHECK(h.empty());
