@@ -191,6 +191,12 @@ Reactor::Stop Reactor::process(Connection& c, const char* data, size_t len, size
         if (c.busy || c.refused) return Stop::kBusy;
         if (c.close_after_flush) return Stop::kClosing;
         if (c.out.readable() >= options_.output_high_water) return Stop::kHighWater;
+        if (consumed == len) {
+            // No bytes left: nothing can complete (and an empty buffer's data
+            // pointer may be null, which the parsers must not be handed).
+            if (!c.reader.in_progress()) c.request_timing = false;
+            return Stop::kNeedMore;
+        }
         Request r;
         size_t used = 0;
         auto status = c.reader.next(data + consumed, len - consumed, used, r);
@@ -357,8 +363,9 @@ void Reactor::retry_dispatch() {
         if (!c || !c->refused) continue;
         Request r = *c->refused;
         if (!offer(*c, r)) {
-            // Still full: keep the rest queued in their original order.
-            refused_.insert(refused_.end(), waiting.begin() + static_cast<long>(i) + 1,
+            // Still full: keep this one and the rest queued in their original
+            // order (offer() does not queue a connection already refused).
+            refused_.insert(refused_.end(), waiting.begin() + static_cast<long>(i),
                             waiting.end());
             return;
         }
