@@ -399,5 +399,8 @@ def load_run(path: str) -> Run:
         sysinfo = {}
     if not isinstance(run, dict):
         run = {}
-    return Run(path=path, name=os.path.basename(path.rstrip("/")), cases=cases, gbench=gbench,
+    # tools/run-bench reports on RUN.tmp before renaming it into place: the run's
+    # name is the final one.
+    name = re.sub(r"\.tmp$", "", os.path.basename(path.rstrip("/")))
+    return Run(path=path, name=name, cases=cases, gbench=gbench,
                sysinfo=sysinfo, run=run, warnings=warnings, gbench_only=gbench_only)

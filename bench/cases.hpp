@@ -1,0 +1,70 @@
+// The benchmark matrix: what each case is, what it is called, and which cases
+// each profile runs. Names and ids are part of the results contract
+// (results/README.md): tools/compare matches cases across runs by name, so a
+// case must keep its name from one run to the next.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+
+namespace pb::bench {
+
+enum class Kind { kMatrix, kSweep, kBaseline, kNagle, kNagleUpside };
+const char* to_string(Kind kind);
+
+using Duration = std::chrono::nanoseconds;
+
+struct CaseSpec {
+    Kind kind = Kind::kMatrix;
+    std::string pattern;   // "single", ..., "reactor-pool", or "pingpong" for the baseline
+    std::string protocol;  // "frame" | "http"
+    std::string workload;  // "tiny", "cpu", "blocking-tail", "churn", "idle-heavy", "nagle", ...
+    int connections = 1;
+    double offered_rps = 0;  // sweep and idle-heavy: the open-loop rate; 0: closed loop
+
+    // TCP knobs (the Nagle matrix varies them; every other case uses the defaults).
+    bool client_nodelay = true;
+    bool server_nodelay = true;
+    loadgen::WriteMode write_mode = loadgen::WriteMode::kSingle;
+    bool quickack = false;
+
+    Duration warmup{};
+    Duration duration{};
+
+    std::string name() const;  // Google Benchmark name, e.g. "matrix/single/frame/tiny/c64"
+    std::string id() const;    // file-system safe, e.g. "matrix-single-frame-tiny-c64"
+    // The load generator's settings for this case, target port not yet known.
+    loadgen::Config loadgen_config() const;
+    // What the case should take, server start and stop included, for the ETA.
+    double planned_seconds() const;
+};
+
+// Profiles: "quick" (CI smoke test, about a minute), "default" (under 10 minutes
+// on 2 CPUs), "full" (longer runs, both protocols, more points), "nagle"
+// (make bench-nagle). `duration_override` > 0 replaces every case's duration.
+// Throws std::invalid_argument for an unknown profile.
+std::vector<CaseSpec> profile_cases(const std::string& profile, Duration duration_override);
+const std::vector<std::string>& profile_names();
+
+// Workload parameters, named once so the README and the code agree.
+inline constexpr uint32_t kTinyBytes = 64;         // request and reply body
+inline constexpr uint32_t kCpuSpinUs = 50;
+inline constexpr double kSlowFraction = 0.005;     // blocking-tail: share of sleepers...
+inline constexpr uint32_t kSlowSleepUs = 10'000;   // ...and how long each sleeps
+inline constexpr int kIdleHeavyConnections = 1024;
+inline constexpr double kIdleHeavyRps = 2000;
+// Nagle: a 10-byte write then a 100-byte write (32-byte frame header + 78-byte
+// body, split after 10 bytes) and a 50-byte reply (16-byte header + 34 bytes).
+inline constexpr uint32_t kNagleBody = 78;
+inline constexpr uint32_t kNagleSplitAt = 10;
+inline constexpr uint32_t kNagleReplyBody = 34;
+inline constexpr int kNagleConnections = 8;
+inline constexpr uint32_t kStallUs = 30'000;
+// Nagle's upside: one request of 50 writes of 20 bytes (32-byte header + 968-byte body).
+inline constexpr int kUpsideWrites = 50;
+inline constexpr int kUpsideWriteBytes = 20;
+
+}  // namespace pb::bench

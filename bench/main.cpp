@@ -1,0 +1,294 @@
+// patternbench: the Google Benchmark binary behind `make bench` and
+// `make bench-nagle`. One registered benchmark per case of the chosen profile;
+// each runs a fresh server child and reports the case's counters (bench/README.md).
+//
+//   patternbench [--profile quick|default|full|nagle] [--out-dir DIR]
+//                [--server-cpus LIST] [--client-cpus LIST] [--duration D]
+//                [--loop-threads N] [--worker-threads N] [--server-dir DIR]
+//                [--benchmark_filter=REGEX] [any other --benchmark_* flag]
+//
+// Our flags are taken out of argv before benchmark::Initialize sees the rest,
+// so every Google Benchmark flag keeps working.
+#include <sched.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <regex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "case_runner.hpp"
+#include "cases.hpp"
+#include "json.hpp"
+#include "options.hpp"
+#include "server_child.hpp"
+
+namespace {
+
+namespace pbb = pb::bench;
+using Clock = std::chrono::steady_clock;
+
+struct Flags {
+    std::string profile = "default";
+    std::string out_dir;
+    std::string server_cpus;
+    std::string client_cpus;
+    std::string reason;
+    pbb::Duration duration{};
+    unsigned loop_threads = 0;
+    unsigned worker_threads = 0;
+    std::string server_dir = PB_SERVER_DIR;
+    std::string pingpong_bin = PB_PINGPONG_BIN;
+    int repetitions = 1;
+};
+
+constexpr const char* kUsage =
+    "usage: patternbench [--profile quick|default|full|nagle] [--out-dir DIR]\n"
+    "                    [--server-cpus LIST] [--client-cpus LIST] [--placement-reason TEXT]\n"
+    "                    [--duration D] [--loop-threads N] [--worker-threads N]\n"
+    "                    [--server-dir DIR] [--pingpong PATH] [--benchmark_* flags]\n"
+    "Runs the pattern matrix (bench/README.md). --out-dir receives cases/<id>.json;\n"
+    "tools/run-bench (make bench) wraps this with sysinfo, run.json and the report.\n";
+
+// Takes our flags out of argv ("--flag value" or "--flag=value"), leaving the rest.
+Flags parse_flags(int& argc, char** argv) {
+    Flags f;
+    int out = 1;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        std::string key = arg, value;
+        bool has_value = false;
+        if (auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+            key = arg.substr(0, eq);
+            value = arg.substr(eq + 1);
+            has_value = true;
+        }
+        auto take = [&]() -> std::string {
+            if (has_value) return value;
+            if (i + 1 >= argc) throw std::invalid_argument(key + " needs a value");
+            return argv[++i];
+        };
+        if (key == "--help" || key == "-h") {
+            std::fputs(kUsage, stdout);
+            argv[out++] = argv[i];  // Google Benchmark prints its own flags too
+        } else if (key == "--profile") {
+            f.profile = take();
+        } else if (key == "--out-dir") {
+            f.out_dir = take();
+        } else if (key == "--server-cpus") {
+            f.server_cpus = take();
+        } else if (key == "--client-cpus") {
+            f.client_cpus = take();
+        } else if (key == "--placement-reason") {
+            f.reason = take();
+        } else if (key == "--duration") {
+            f.duration = std::chrono::duration_cast<pbb::Duration>(pb::parse_duration(take()));
+        } else if (key == "--loop-threads") {
+            f.loop_threads = static_cast<unsigned>(std::stoul(take()));
+        } else if (key == "--worker-threads") {
+            f.worker_threads = static_cast<unsigned>(std::stoul(take()));
+        } else if (key == "--server-dir") {
+            f.server_dir = take();
+        } else if (key == "--pingpong") {
+            f.pingpong_bin = take();
+        } else {
+            // Seen, not taken: the progress line needs the repetition count.
+            if (key == "--benchmark_repetitions" && has_value) f.repetitions = std::stoi(value);
+            argv[out++] = argv[i];
+        }
+    }
+    argc = out;
+    argv[argc] = nullptr;
+    return f;
+}
+
+std::vector<int> affinity_cpus() {
+    std::vector<int> cpus;
+    cpu_set_t set;
+    if (::sched_getaffinity(0, sizeof set, &set) == 0)
+        for (int c = 0; c < CPU_SETSIZE; ++c)
+            if (CPU_ISSET(c, &set)) cpus.push_back(c);
+    if (cpus.empty()) cpus.push_back(0);
+    return cpus;
+}
+
+// The default placement: the load generator on the first CPU (a quarter of them
+// on big machines), the server on the rest, never overlapping, so a pattern is
+// never measured while the generator takes its CPU. With one CPU both share it.
+pbb::Placement choose_placement(const Flags& f) {
+    pbb::Placement p;
+    std::vector<int> all = affinity_cpus();
+    size_t client_n = all.size() >= 8 ? all.size() / 4 : 1;
+    if (!f.server_cpus.empty()) p.server_cpus = pbb::parse_cpu_list(f.server_cpus);
+    if (!f.client_cpus.empty()) p.client_cpus = pbb::parse_cpu_list(f.client_cpus);
+    if (all.size() == 1) {
+        if (p.server_cpus.empty()) p.server_cpus = all;
+        if (p.client_cpus.empty()) p.client_cpus = all;
+    } else {
+        if (p.client_cpus.empty()) p.client_cpus.assign(all.begin(), all.begin() + static_cast<long>(client_n));
+        if (p.server_cpus.empty())
+            for (int c : all)
+                if (std::find(p.client_cpus.begin(), p.client_cpus.end(), c) == p.client_cpus.end())
+                    p.server_cpus.push_back(c);
+        if (p.server_cpus.empty()) p.server_cpus = all;
+    }
+    p.loop_threads = f.loop_threads ? f.loop_threads
+                                    : std::max<unsigned>(2, static_cast<unsigned>(p.server_cpus.size()));
+    p.worker_threads = f.worker_threads ? f.worker_threads
+                                        : std::max<unsigned>(8, 2 * static_cast<unsigned>(p.server_cpus.size()));
+    if (!f.reason.empty()) {
+        p.reason = f.reason;
+    } else if (!f.server_cpus.empty() || !f.client_cpus.empty()) {
+        p.reason = "chosen on the command line";
+    } else if (all.size() == 1) {
+        p.reason = "one CPU: the server and the load generator share it, so every number includes the "
+                   "generator's own cost";
+    } else {
+        p.reason = fmt::format(
+            "{} CPUs: the server gets CPU(s) {} to itself and the load generator CPU(s) {}, so the "
+            "generator never takes the server's CPU and every pattern has the same CPU budget; the "
+            "event-loop patterns run {} loops and worker-queue {} workers on it, so what differs is "
+            "how each pattern spreads and hands off work, not how much hardware it gets",
+            all.size(), pbb::format_cpu_list(p.server_cpus), pbb::format_cpu_list(p.client_cpus),
+            p.loop_threads, p.worker_threads);
+    }
+    return p;
+}
+
+// Which registered cases the filter selects, the way Google Benchmark decides
+// (a regex search over the full name; a leading '-' negates), so the progress
+// line can say "case i of N" before anything runs.
+bool selected(const std::string& full_name, const std::string& filter) {
+    if (filter.empty() || filter == "all" || filter == ".") return true;
+    bool negative = filter[0] == '-';
+    std::string spec = negative ? filter.substr(1) : filter;
+    try {
+        bool match = std::regex_search(full_name, std::regex(spec, std::regex::extended));
+        return match != negative;
+    } catch (const std::regex_error&) {
+        return true;  // Google Benchmark will report the bad regex itself
+    }
+}
+
+struct Progress {
+    int total = 0;
+    int done = 0;
+    double planned_total = 0;
+    double planned_done = 0;
+    Clock::time_point start = Clock::now();
+
+    static std::string clock(double s) {
+        long t = std::lround(std::max(0.0, s));
+        return fmt::format("{}:{:02}", t / 60, t % 60);
+    }
+    void begin(const pbb::CaseSpec& spec) {
+        ++done;
+        double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+        // Scale the plan by how the run has kept to it so far.
+        double pace = planned_done > 5 ? elapsed / planned_done : 1.0;
+        double eta = std::max(0.0, planned_total - planned_done) * pace;
+        std::fprintf(stderr, "[%*d/%d] %s  (elapsed %s, eta %s)\n",
+                     static_cast<int>(std::to_string(total).size()), done, total,
+                     spec.name().c_str(), clock(elapsed).c_str(), clock(eta).c_str());
+        std::fflush(stderr);
+        planned_done += spec.planned_seconds();
+    }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    ::signal(SIGPIPE, SIG_IGN);
+    Flags flags;
+    std::vector<pbb::CaseSpec> cases;
+    pbb::RunnerOptions options;
+    try {
+        flags = parse_flags(argc, argv);
+        cases = pbb::profile_cases(flags.profile, flags.duration);
+        options.placement = choose_placement(flags);
+        options.server_dir = flags.server_dir;
+        options.pingpong_bin = flags.pingpong_bin;
+        options.out_dir = flags.out_dir;
+        // The harness and the load generator it links run on the client CPUs;
+        // each server child moves itself to the server CPUs before exec.
+        pbb::pin_process(options.placement.client_cpus);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "patternbench: %s\n%s", e.what(), kUsage);
+        return 2;
+    }
+
+    static Progress progress;
+    for (const auto& spec : cases) {
+        benchmark::RegisterBenchmark(spec.name().c_str(),
+                                     [spec, &options](benchmark::State& state) {
+                                         for (auto _ : state) {
+                                             progress.begin(spec);
+                                             pbb::Outcome o = pbb::run_case(spec, options);
+                                             if (!o.ok) {
+                                                 std::fprintf(stderr, "    FAILED: %s\n", o.error.c_str());
+                                                 state.SkipWithError(o.error.c_str());
+                                                 break;
+                                             }
+                                             if (!o.warning.empty()) {
+                                                 std::fprintf(stderr, "    warning: %s\n", o.warning.c_str());
+                                                 state.SetLabel(o.warning.substr(0, 60));
+                                             }
+                                             state.SetIterationTime(o.measured_seconds);
+                                             for (const auto& [name, value] : o.counters)
+                                                 state.counters[name] = benchmark::Counter(value);
+                                         }
+                                     })
+            ->Iterations(1)
+            ->UseManualTime()
+            ->Unit(benchmark::kMillisecond);
+    }
+
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+
+    const std::string filter = benchmark::GetBenchmarkFilter();
+    for (const auto& spec : cases) {
+        if (!selected(spec.name() + "/iterations:1/manual_time", filter)) continue;
+        progress.total += flags.repetitions;
+        progress.planned_total += spec.planned_seconds() * flags.repetitions;
+    }
+    std::fprintf(stderr,
+                 "patternbench: profile %s, %d case(s), about %s; server on CPU %s, load generator "
+                 "on CPU %s\n",
+                 flags.profile.c_str(), progress.total, Progress::clock(progress.planned_total).c_str(),
+                 pbb::format_cpu_list(options.placement.server_cpus).c_str(),
+                 pbb::format_cpu_list(options.placement.client_cpus).c_str());
+    std::fprintf(stderr, "placement: %s\n", options.placement.reason.c_str());
+    if (!flags.out_dir.empty()) {
+        // run-bench copies these into run.json; writing them here keeps a bare
+        // run of this binary self-describing too.
+        std::string path = flags.out_dir + "/placement.json";
+        if (FILE* f = std::fopen(path.c_str(), "w")) {
+            pb::loadgen::Json j = pb::loadgen::Json::object();
+            j.set("profile", flags.profile);
+            j.set("server_cpus", pbb::format_cpu_list(options.placement.server_cpus));
+            j.set("client_cpus", pbb::format_cpu_list(options.placement.client_cpus));
+            j.set("placement_reason", options.placement.reason);
+            j.set("loop_threads", options.placement.loop_threads);
+            j.set("worker_threads", options.placement.worker_threads);
+            j.set("cases", progress.total);
+            std::fputs((j.dump() + "\n").c_str(), f);
+            std::fclose(f);
+        }
+    }
+    progress.start = Clock::now();
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    double wall = std::chrono::duration<double>(Clock::now() - progress.start).count();
+    std::fprintf(stderr, "patternbench: %d case(s) in %s\n", progress.done, Progress::clock(wall).c_str());
+    return 0;
+}

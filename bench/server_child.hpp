@@ -1,0 +1,59 @@
+// One server under test: a child process started with fork/exec on a chosen CPU
+// set, its port read from the "listening HOST:PORT" line, stopped with SIGTERM.
+// The harness owns at most one of these at a time; a destructor that finds the
+// child still running kills it, so an exception never leaves a server behind.
+#pragma once
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pb::bench {
+
+// "0", "1", "0-1,3" → {0, 1, 3}. Throws std::invalid_argument on bad text.
+std::vector<int> parse_cpu_list(const std::string& text);
+std::string format_cpu_list(const std::vector<int>& cpus);
+
+// Pins the calling process (and the threads it starts later) to `cpus`.
+// Throws std::system_error when the kernel refuses.
+void pin_process(const std::vector<int>& cpus);
+
+struct Exit {
+    int status = -1;  // exit code, 128 + signal when killed, -1 when never reaped
+    bool timed_out = false;  // did not exit after SIGTERM within the grace time
+    rusage usage{};          // the whole life of the process, every thread included
+};
+
+class ServerChild {
+  public:
+    // argv[0] is the binary's path. Throws std::runtime_error (with the child's
+    // stderr) when the binary does not announce a port within `start_timeout`.
+    ServerChild(std::vector<std::string> argv, const std::vector<int>& cpus,
+                std::chrono::milliseconds start_timeout = std::chrono::seconds(10));
+    ~ServerChild();
+    ServerChild(const ServerChild&) = delete;
+    ServerChild& operator=(const ServerChild&) = delete;
+
+    pid_t pid() const { return pid_; }
+    uint16_t port() const { return port_; }
+    bool running();
+
+    // SIGTERM, then waits up to `grace`; SIGKILL after that.
+    Exit stop(std::chrono::milliseconds grace = std::chrono::seconds(20));
+    // What the child wrote to stderr (kept in a temporary file), at most `limit` bytes.
+    std::string stderr_text(size_t limit = 4096) const;
+
+  private:
+    bool reap(bool block, Exit& exit);
+
+    pid_t pid_ = -1;
+    uint16_t port_ = 0;
+    std::string stderr_path_;
+    bool reaped_ = false;
+};
+
+}  // namespace pb::bench

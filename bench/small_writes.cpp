@@ -1,0 +1,152 @@
+#include "small_writes.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <chrono>
+#include <deque>
+#include <stdexcept>
+#include <vector>
+
+#include "client_socket.hpp"
+#include "frame.hpp"
+#include "socket.hpp"
+
+namespace pb::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void send_all(int fd, const uint8_t* p, size_t n) {
+    while (n > 0) {
+        ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+        if (w > 0) {
+            p += w;
+            n -= static_cast<size_t>(w);
+        } else if (!(w < 0 && errno == EINTR)) {
+            throw std::runtime_error(fmt::format("write: {}", std::strerror(errno)));
+        }
+    }
+}
+
+void read_all(int fd, uint8_t* p, size_t n) {
+    while (n > 0) {
+        ssize_t r = ::read(fd, p, n);
+        if (r > 0) {
+            p += r;
+            n -= static_cast<size_t>(r);
+        } else if (r == 0) {
+            throw std::runtime_error("read: the server closed the connection");
+        } else if (errno != EINTR) {
+            throw std::runtime_error(fmt::format("read: {}", std::strerror(errno)));
+        }
+    }
+}
+
+loadgen::TcpCounters tcp_counters(int fd) {
+    loadgen::TcpCounters c;
+    loadgen::read_tcp_counters(fd, c);
+    return c;
+}
+
+}  // namespace
+
+loadgen::Result run_small_writes(const SmallWritesConfig& cfg) {
+    if (cfg.writes < 1 || cfg.write_bytes < 1 || cfg.pipeline < 1 ||
+        static_cast<size_t>(cfg.writes * cfg.write_bytes) < frame::kRequestHeaderSize)
+        throw std::invalid_argument("small writes: a request must hold at least a frame header");
+    UniqueFd fd = connect_tcp("127.0.0.1", cfg.port, false);
+    set_nodelay(fd.get(), cfg.nodelay);
+
+    const size_t request_bytes = static_cast<size_t>(cfg.writes * cfg.write_bytes);
+    const uint32_t body_len = static_cast<uint32_t>(request_bytes - frame::kRequestHeaderSize);
+    std::vector<uint8_t> request(request_bytes);
+    std::vector<uint8_t> reply(frame::kReplyHeaderSize + cfg.reply_len);
+
+    loadgen::Result result;
+    result.config.port = cfg.port;
+    result.config.connections = 1;
+    result.config.warmup = cfg.warmup;
+    result.config.duration = cfg.duration;
+    result.config.pipeline = cfg.pipeline;
+    result.config.request_size = body_len;
+    result.config.response_size = cfg.reply_len;
+    result.config.nodelay = cfg.nodelay;
+    result.config.write_mode = loadgen::WriteMode::kSplit;
+    result.config.split_at = static_cast<uint32_t>(cfg.write_bytes);
+    result.config.quiet = true;
+    result.threads = 1;
+    result.hosts.push_back(loadgen::HostInfo::current());
+    loadgen::RunStats& stats = result.stats;
+
+    struct InFlight {
+        uint64_t id;
+        Clock::time_point sent;
+        bool measured;
+    };
+    std::deque<InFlight> in_flight;
+    uint64_t next_id = 1;
+    const auto start = Clock::now();
+    const auto measure_start = start + cfg.warmup;
+    const auto measure_end = measure_start + cfg.duration;
+    bool window_open = false;
+    loadgen::TcpCounters at_open;
+
+    for (;;) {
+        auto now = Clock::now();
+        if (!window_open && now >= measure_start) {
+            window_open = true;
+            at_open = tcp_counters(fd.get());
+        }
+        bool sending = now < measure_end;
+        if (sending && in_flight.size() < static_cast<size_t>(cfg.pipeline)) {
+            frame::RequestHeader h;
+            h.body_len = body_len;
+            h.reply_len = cfg.reply_len;
+            h.id = next_id++;
+            frame::encode_request_header(h, request.data());
+            frame::fill_payload(h.id, 0, request.data() + frame::kRequestHeaderSize, body_len);
+            in_flight.push_back({h.id, now, window_open});
+            // The point of the experiment: one write() per field-sized piece.
+            for (int i = 0; i < cfg.writes; ++i)
+                send_all(fd.get(), request.data() + i * cfg.write_bytes,
+                         static_cast<size_t>(cfg.write_bytes));
+            if (window_open) {
+                ++stats.sent;
+                stats.bytes_written += request_bytes;
+            }
+            continue;
+        }
+        if (in_flight.empty()) break;
+        read_all(fd.get(), reply.data(), reply.size());
+        auto done = Clock::now();
+        InFlight req = in_flight.front();
+        in_flight.pop_front();
+        frame::ReplyHeader rh;
+        if (!frame::decode_reply_header(reply.data(), rh) || rh.id != req.id ||
+            rh.reply_len != cfg.reply_len ||
+            frame::verify_payload(req.id, 0, reply.data() + frame::kReplyHeaderSize,
+                                  cfg.reply_len) != cfg.reply_len)
+            throw std::runtime_error(fmt::format("reply {} failed verification", req.id));
+        if (req.measured) {
+            int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(done - req.sent).count();
+            stats.latency.record(us);
+            stats.uncorrected_latency.record(us);
+            ++stats.requests;
+            stats.bytes_read += reply.size();
+        }
+    }
+    loadgen::TcpCounters at_close = tcp_counters(fd.get());
+    stats.tcp.segs_out = at_close.segs_out - at_open.segs_out;
+    stats.tcp.segs_in = at_close.segs_in - at_open.segs_in;
+    stats.tcp.retransmits = at_close.retransmits - at_open.retransmits;
+    stats.tcp.connections = at_close.connections;
+    stats.connects = 1;
+    result.duration_s = std::chrono::duration<double>(cfg.duration).count();
+    return result;
+}
+
+}  // namespace pb::bench
