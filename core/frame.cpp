@@ -37,7 +37,7 @@ const char* to_string(HeaderError e) {
 
 void fill_payload(uint64_t id, uint64_t offset, uint8_t* out, size_t n) {
     // Walk the 251-cycle with a counter instead of a modulo per byte.
-    uint32_t v = static_cast<uint32_t>((id + offset) % 251);
+    uint32_t v = payload_byte(id, offset);
     for (size_t i = 0; i < n; ++i) {
         out[i] = static_cast<uint8_t>(v);
         if (++v == 251) v = 0;
@@ -45,7 +45,7 @@ void fill_payload(uint64_t id, uint64_t offset, uint8_t* out, size_t n) {
 }
 
 size_t verify_payload(uint64_t id, uint64_t offset, const uint8_t* data, size_t n) {
-    uint32_t v = static_cast<uint32_t>((id + offset) % 251);
+    uint32_t v = payload_byte(id, offset);
     for (size_t i = 0; i < n; ++i) {
         if (data[i] != v) return i;
         if (++v == 251) v = 0;
@@ -97,7 +97,7 @@ RequestDecoder::Status RequestDecoder::feed(const uint8_t* data, size_t len, siz
     if (error_ != Error::kNone) return Status::kError;
     if (!in_body_) {
         size_t take = std::min(kRequestHeaderSize - have_, len);
-        std::memcpy(raw_ + have_, data, take);
+        if (take > 0) std::memcpy(raw_ + have_, data, take);
         have_ += take;
         consumed += take;
         if (have_ < kRequestHeaderSize) return Status::kNeedMore;

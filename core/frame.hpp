@@ -44,8 +44,10 @@ enum class HeaderError {
 };
 const char* to_string(HeaderError e);
 
+// Reduced before adding so that ids near 2^64 do not wrap: the rule is modular
+// arithmetic on the true sum, whatever the split of the stream.
 inline uint8_t payload_byte(uint64_t id, uint64_t index) {
-    return static_cast<uint8_t>((id + index) % 251);
+    return static_cast<uint8_t>((id % 251 + index % 251) % 251);
 }
 
 // Writes `n` payload bytes for `id`, starting at payload offset `offset`.
