@@ -290,13 +290,10 @@ TEST_CASE("frame: payload fill and verify", "[frame]") {
     CHECK(*std::max_element(big.begin(), big.end()) == 250);
 }
 
-// Known issue, reported to the owner of core/frame.cpp: payload_byte() wraps id + i
-// at 2^64, fill_payload() walks the cycle from (id + offset) % 251 without wrapping,
-// so for ids within a body's length of 2^64 the two disagree, and the decoder's
-// verdict on a valid body depends on where the stream was split. Tagged mayfail so
-// it reports without failing the run until the rule is made one (e.g. compute
-// (id % 251 + offset % 251) % 251 everywhere).
-TEST_CASE("frame: payload rule for ids near 2^64", "[frame][!mayfail]") {
+// ids near 2^64: the rule is modular arithmetic on the true id + i, so a fill
+// or a verification that starts at any offset agrees with payload_byte(), and
+// the decoder's verdict does not depend on where the stream was split.
+TEST_CASE("frame: payload rule for ids near 2^64", "[frame]") {
     const uint64_t id = UINT64_MAX;
     Bytes whole(300);
     fill_payload(id, 0, whole.data(), whole.size());
