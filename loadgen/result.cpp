@@ -411,7 +411,10 @@ std::string format_summary(const Result& r) {
                            : "");
     if (r.open_loop()) {
         summary_block(out, "Latency (corrected: from the intended send time)", s.latency);
-        summary_block(out, "Latency (uncorrected: from the actual write)", s.uncorrected_latency);
+        summary_block(out,
+                      c.connect_per_request ? "Latency (uncorrected: from the connect() call)"
+                                            : "Latency (uncorrected: from the actual write)",
+                      s.uncorrected_latency);
     } else {
         summary_block(out, "Latency", s.latency);
     }

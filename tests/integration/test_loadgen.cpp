@@ -12,9 +12,9 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <mutex>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -519,9 +519,9 @@ TEST_CASE("loadgen and wrk agree on throughput within 15%", "[integration][loadg
     double best_wrk = 0, best_loadgen = 0;
     for (int round = 0; round < 3; ++round) {
         std::string out = capture("wrk -t1 -c16 -d1s " + url + " 2>&1");
-        std::smatch m;
-        if (std::regex_search(out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))")))
-            best_wrk = std::max(best_wrk, std::stod(m[1]));
+        // std::regex is avoided on purpose: GCC 12 warns inside it under ASan.
+        if (auto at = out.find("Requests/sec:"); at != std::string::npos)
+            best_wrk = std::max(best_wrk, std::strtod(out.c_str() + at + 13, nullptr));
         auto r = run_loadgen(server.port(), {"-t", "1", "-c", "16", "-d", "1s", "--protocol",
                                              "http", "--spin-us", "30"});
         CHECK(r.stats.errors.total() == 0);
