@@ -6,16 +6,16 @@
 //   --accept-mode blocking:  acceptor thread i: accept() ─post(adopt)─> loop thread i
 //
 // exclusive (default): EPOLLEXCLUSIVE wakes one waiting loop per connection,
-// but the most recently idle first (LIFO), so under light load one loop takes
-// most connections. herd: plain registration wakes every loop for every
-// connection; one wins, the rest find EAGAIN (futile_wakeups): the thundering
-// herd, paid in CPU and context switches. blocking: N acceptor threads sleep in
-// accept(), which the kernel hands out FIFO, so connections spread evenly; each
-// acceptor posts its connections to its own loop (an eventfd wake-up per
-// connection, 2N threads). Costs, all modes: one accept queue shared by all
-// loops (a lock inside the kernel), and a slow request still stalls the other
-// connections of its loop. nginx with accept_mutex, and since 1.11.3 with
-// EPOLLEXCLUSIVE, works this way.
+// the most recently idle first (LIFO), so under light load one loop takes most
+// connections. herd: every loop wakes for every connection and one wins. The
+// kernel re-checks the listener before epoll_wait() returns, so most losers
+// sleep again unseen, paid in context switches (3x exclusive's here); those
+// that reach accept() and find EAGAIN are counted as futile_wakeups.
+// blocking: N acceptor threads sleep in accept(), which the kernel hands out
+// FIFO, so connections spread evenly; each posts to its own loop (2N threads,
+// an eventfd wake-up per connection). Costs, all modes: one accept queue for
+// all (a lock in the kernel); a slow request stalls its loop's other
+// connections. nginx (accept_mutex, then EPOLLEXCLUSIVE since 1.11.3).
 #include <map>
 #include <memory>
 #include <thread>
@@ -107,7 +107,9 @@ int run(int argc, char** argv) {
     // Spawn: one thread per loop, plus one acceptor per loop in blocking mode.
     for (auto& t : loops) {
         t->thread = std::thread([&t = *t] { t.loop.run(); });
-        if (blocking) t->acceptor = std::thread(accept_into, std::ref(*t), listener.get(), std::cref(options));
+        if (blocking)
+            t->acceptor = std::thread(accept_into, std::ref(*t), listener.get(),
+                                      std::cref(options));
     }
     uint64_t peak_threads = pb::current_thread_count();
 

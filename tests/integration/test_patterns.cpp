@@ -387,7 +387,8 @@ TEST_CASE("server-thread-per-conn: deadlines, half-close and a client that never
     // server gives up after --write-timeout instead of blocking forever.
     auto deaf = connect_local(server.port());
     std::string flood;
-    for (uint64_t i = 0; i < 64; ++i) flood += frame_request({.id = 100 + i, .reply_len = 1u << 20});
+    for (uint64_t i = 0; i < 64; ++i)
+        flood += frame_request({.id = 100 + i, .reply_len = 1u << 20});
     send_all(deaf.get(), flood);
     std::this_thread::sleep_for(1500ms);
     CHECK(wait_closed(deaf.get(), 5s));
@@ -414,8 +415,8 @@ TEST_CASE("server-worker-queue: the queue never passes --queue-depth", "[pattern
     for (int round = 0; round < 3; ++round) {
         for (size_t i = 0; i < conns.size(); ++i) {
             uint64_t id = round * 100 + i;
-            send_all(conns[i].get(),
-                     frame_request({.id = id, .body_len = 10, .reply_len = 50, .sleep_us = 20'000}));
+            auto request = frame_request({.id = id, .reply_len = 50, .sleep_us = 20'000});
+            send_all(conns[i].get(), request);
         }
         for (size_t i = 0; i < conns.size(); ++i) {
             auto problem = read_verified_reply(conns[i].get(), round * 100 + i, 50);
@@ -468,9 +469,11 @@ TEST_CASE("server-multi-accept: every accept mode serves split, pipelined frames
                 CHECK_FALSE(read_verified_reply(fd.get(), i, 99).has_value());
         } else {
             std::string batch;
-            for (int i = 0; i < 16; ++i) batch += "GET /?size=" + std::to_string(i) + " HTTP/1.1\r\nHost: t\r\n\r\n";
+            for (int i = 0; i < 16; ++i)
+                batch += "GET /?size=" + std::to_string(i) + " HTTP/1.1\r\nHost: t\r\n\r\n";
             send_all(fd.get(), batch, 5);
-            for (int i = 0; i < 16; ++i) CHECK(read_http_response(fd.get()).body.size() == size_t(i));
+            for (int i = 0; i < 16; ++i)
+                CHECK(read_http_response(fd.get()).body.size() == size_t(i));
         }
         stop_cleanly(server);
     }
