@@ -1,5 +1,7 @@
 #include "case_runner.hpp"
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -111,12 +113,22 @@ class WindowSampler {
     std::map<uint64_t, SocketSegments> segs_begin, segs_end;
 
   private:
+    // False when cancelled before `t`. A reading that is due is still taken
+    // when the cancel comes late: on a busy machine this thread may be woken
+    // after the load generator has already returned.
     bool wait_until(Clock::time_point t) {
         std::unique_lock lock(mutex_);
-        return !cv_.wait_until(lock, t, [this] { return cancelled_; });
+        cv_.wait_until(lock, t, [this] { return cancelled_; });
+        return Clock::now() >= t;
     }
     void sample(pid_t pid, uint16_t port, bool segments, Clock::time_point begin,
                 Clock::time_point end) {
+        // The readings share the client CPU with a busy load generator; a
+        // real-time priority (where allowed) makes them land on time, which the
+        // per-request figures rely on. Without it they are merely later.
+        sched_param param{};
+        param.sched_priority = 1;
+        ::pthread_setschedparam(::pthread_self(), SCHED_FIFO, &param);
         if (!wait_until(begin)) return;
         proc_begin = read_proc(pid);
         if (segments) segs_begin = server_socket_segments(port);
@@ -222,7 +234,7 @@ Outcome run_case(const CaseSpec& spec, const RunnerOptions& options) {
             sw.writes = kUpsideWrites;
             sw.write_bytes = kUpsideWriteBytes;
             sw.reply_len = kNagleReplyBody;
-            sw.pipeline = 1;
+            sw.pipeline = kUpsidePipeline;
             sw.nodelay = spec.client_nodelay;
             sw.warmup = spec.warmup;
             sw.duration = spec.duration;
@@ -374,6 +386,7 @@ Outcome run_case(const CaseSpec& spec, const RunnerOptions& options) {
     if (spec.kind == Kind::kNagleUpside) {
         info.set("writes_per_request", kUpsideWrites);
         info.set("bytes_per_write", kUpsideWriteBytes);
+        info.set("pipeline", kUpsidePipeline);
     }
     info.set("warmup_s", std::chrono::duration<double>(spec.warmup).count());
     info.set("duration_s", std::chrono::duration<double>(spec.duration).count());

@@ -5,7 +5,11 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <chrono>
 #include <deque>
 #include <stdexcept>
@@ -60,6 +64,9 @@ loadgen::Result run_small_writes(const SmallWritesConfig& cfg) {
         throw std::invalid_argument("small writes: a request must hold at least a frame header");
     UniqueFd fd = connect_tcp("127.0.0.1", cfg.port, false);
     set_nodelay(fd.get(), cfg.nodelay);
+    // A reply that never comes ends the run with an error instead of a hang.
+    timeval limit{5, 0};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
 
     const size_t request_bytes = static_cast<size_t>(cfg.writes * cfg.write_bytes);
     const uint32_t body_len = static_cast<uint32_t>(request_bytes - frame::kRequestHeaderSize);
@@ -82,63 +89,107 @@ loadgen::Result run_small_writes(const SmallWritesConfig& cfg) {
     result.hosts.push_back(loadgen::HostInfo::current());
     loadgen::RunStats& stats = result.stats;
 
+    // A writer thread and this (reader) thread, so that with a deep pipeline
+    // the writes never wait for replies: a stream of small writes, the traffic
+    // Nagle's algorithm was made for. The writer keeps at most `pipeline`
+    // requests unanswered.
     struct InFlight {
         uint64_t id;
         Clock::time_point sent;
         bool measured;
     };
+    std::mutex mutex;
+    std::condition_variable room;
     std::deque<InFlight> in_flight;
-    uint64_t next_id = 1;
+    bool writer_done = false;
+    std::string writer_error;
     const auto start = Clock::now();
     const auto measure_start = start + cfg.warmup;
     const auto measure_end = measure_start + cfg.duration;
-    bool window_open = false;
+    std::atomic<bool> window_open{false};
     loadgen::TcpCounters at_open;
 
-    for (;;) {
-        auto now = Clock::now();
-        if (!window_open && now >= measure_start) {
-            window_open = true;
-            at_open = tcp_counters(fd.get());
-        }
-        bool sending = now < measure_end;
-        if (sending && in_flight.size() < static_cast<size_t>(cfg.pipeline)) {
-            frame::RequestHeader h;
-            h.body_len = body_len;
-            h.reply_len = cfg.reply_len;
-            h.id = next_id++;
-            frame::encode_request_header(h, request.data());
-            frame::fill_payload(h.id, 0, request.data() + frame::kRequestHeaderSize, body_len);
-            in_flight.push_back({h.id, now, window_open});
-            // The point of the experiment: one write() per field-sized piece.
-            for (int i = 0; i < cfg.writes; ++i)
-                send_all(fd.get(), request.data() + i * cfg.write_bytes,
-                         static_cast<size_t>(cfg.write_bytes));
-            if (window_open) {
-                ++stats.sent;
-                stats.bytes_written += request_bytes;
+    std::thread writer([&] {
+        uint64_t next_id = 1;
+        try {
+            for (;;) {
+                auto now = Clock::now();
+                if (now >= measure_end) break;
+                if (!window_open && now >= measure_start) {
+                    at_open = tcp_counters(fd.get());
+                    window_open = true;
+                }
+                frame::RequestHeader h;
+                h.body_len = body_len;
+                h.reply_len = cfg.reply_len;
+                h.id = next_id++;
+                frame::encode_request_header(h, request.data());
+                frame::fill_payload(h.id, 0, request.data() + frame::kRequestHeaderSize, body_len);
+                {
+                    std::unique_lock lock(mutex);
+                    room.wait(lock, [&] { return in_flight.size() < static_cast<size_t>(cfg.pipeline); });
+                    in_flight.push_back({h.id, Clock::now(), window_open});
+                }
+                room.notify_all();  // the reader waits for something in flight
+                // The point of the experiment: one write() per field-sized piece.
+                for (int i = 0; i < cfg.writes; ++i)
+                    send_all(fd.get(), request.data() + i * cfg.write_bytes,
+                             static_cast<size_t>(cfg.write_bytes));
+                if (window_open) {
+                    ++stats.sent;
+                    stats.bytes_written += request_bytes;
+                }
             }
-            continue;
+        } catch (const std::exception& e) {
+            writer_error = e.what();
         }
-        if (in_flight.empty()) break;
-        read_all(fd.get(), reply.data(), reply.size());
-        auto done = Clock::now();
-        InFlight req = in_flight.front();
-        in_flight.pop_front();
-        frame::ReplyHeader rh;
-        if (!frame::decode_reply_header(reply.data(), rh) || rh.id != req.id ||
-            rh.reply_len != cfg.reply_len ||
-            frame::verify_payload(req.id, 0, reply.data() + frame::kReplyHeaderSize,
-                                  cfg.reply_len) != cfg.reply_len)
-            throw std::runtime_error(fmt::format("reply {} failed verification", req.id));
-        if (req.measured) {
-            int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(done - req.sent).count();
-            stats.latency.record(us);
-            stats.uncorrected_latency.record(us);
-            ++stats.requests;
-            stats.bytes_read += reply.size();
+        std::lock_guard lock(mutex);
+        writer_done = true;
+        room.notify_all();
+    });
+
+    std::string reader_error;
+    try {
+        for (;;) {
+            {
+                std::unique_lock lock(mutex);
+                room.wait(lock, [&] { return !in_flight.empty() || writer_done; });
+                if (in_flight.empty()) break;
+            }
+            read_all(fd.get(), reply.data(), reply.size());
+            auto done = Clock::now();
+            InFlight req;
+            {
+                std::lock_guard lock(mutex);
+                req = in_flight.front();
+                in_flight.pop_front();
+                room.notify_all();
+            }
+            frame::ReplyHeader rh;
+            if (!frame::decode_reply_header(reply.data(), rh) || rh.id != req.id ||
+                rh.reply_len != cfg.reply_len ||
+                frame::verify_payload(req.id, 0, reply.data() + frame::kReplyHeaderSize,
+                                      cfg.reply_len) != cfg.reply_len)
+                throw std::runtime_error(fmt::format("reply {} failed verification", req.id));
+            if (req.measured) {
+                int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(done - req.sent).count();
+                stats.latency.record(us);
+                stats.uncorrected_latency.record(us);
+                ++stats.requests;
+                stats.bytes_read += reply.size();
+            }
         }
+    } catch (const std::exception& e) {
+        reader_error = e.what();
+        // Unblocks the writer if it waits for room or sits in send().
+        ::shutdown(fd.get(), SHUT_RDWR);
+        std::lock_guard lock(mutex);
+        in_flight.clear();
+        room.notify_all();
     }
+    writer.join();
+    if (!reader_error.empty()) throw std::runtime_error(reader_error);
+    if (!writer_error.empty()) throw std::runtime_error(writer_error);
     loadgen::TcpCounters at_close = tcp_counters(fd.get());
     stats.tcp.segs_out = at_close.segs_out - at_open.segs_out;
     stats.tcp.segs_in = at_close.segs_in - at_open.segs_in;
