@@ -9,7 +9,8 @@
 // config.threads threads of its own, each with its own epoll loop and its share
 // of the connections; their stats are merged after join. Setup failures (a host
 // that does not resolve, no epoll) throw; everything that goes wrong with a
-// connection or a reply is counted in Result::stats.errors instead.
+// connection or a reply is counted in Result::stats.errors instead. It raises the
+// process's RLIMIT_NOFILE soft limit when the connections need more descriptors.
 #pragma once
 
 #include "config.hpp"

@@ -1,6 +1,8 @@
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <ctime>
 #include <exception>
 #include <latch>
@@ -38,10 +40,23 @@ void pin_to(int cpu) {
 #endif
 }
 
+// Each connection needs a descriptor; the default soft limit (often 1024) would
+// turn -c 5000 into thousands of connect errors. Raise it as far as the hard limit
+// allows; past that, the failures are counted as usual.
+void raise_fd_limit(int connections) {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    rlim_t want = static_cast<rlim_t>(connections) + 256;
+    if (rl.rlim_cur >= want) return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : std::min(want, rl.rlim_max);
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 }  // namespace
 
 Result run(const Config& config) {
     validate(config);
+    raise_fd_limit(config.connections);
     Endpoint endpoint = resolve(config.host, config.port);
     int threads = std::min(config.threads, config.connections);
 
