@@ -84,13 +84,13 @@ struct Config {
 
 // Bad command line or config. what() is the message for the user.
 class ArgsError : public std::runtime_error {
-  public:
+public:
     using std::runtime_error::runtime_error;
 };
 
 // --help or --version: what() is the text to print, and it is not an error.
 class HelpRequested : public std::runtime_error {
-  public:
+public:
     using std::runtime_error::runtime_error;
 };
 

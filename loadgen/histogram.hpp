@@ -18,7 +18,7 @@
 namespace pb::loadgen {
 
 class Histogram {
-  public:
+public:
     static constexpr int64_t kLowest = 1;
     static constexpr int64_t kHighest = 3'600'000'000;  // 1 hour in microseconds
     static constexpr int kSignificantDigits = 3;
@@ -74,7 +74,7 @@ class Histogram {
     static int64_t highest_equivalent(int64_t value);
     static size_t counts_length();
 
-  private:
+private:
     std::vector<int64_t> counts_;  // empty until the first record
     int64_t total_ = 0;
     int64_t min_ = 0;

@@ -43,7 +43,7 @@ void escape_to(std::string& out, const std::string& s) {
 }
 
 class Parser {
-  public:
+public:
     explicit Parser(std::string_view text) : text_(text) {}
 
     Json parse_document() {
@@ -53,7 +53,7 @@ class Parser {
         return value;
     }
 
-  private:
+private:
     [[noreturn]] void fail(const char* what) const {
         throw std::runtime_error(fmt::format("json: {} at byte {}", what, pos_));
     }

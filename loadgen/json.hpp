@@ -15,7 +15,7 @@
 namespace pb::loadgen {
 
 class Json {
-  public:
+public:
     enum class Kind { kNull, kBool, kInt, kDouble, kString, kArray, kObject };
     using Array = std::vector<Json>;
     using Object = std::vector<std::pair<std::string, Json>>;
@@ -67,7 +67,7 @@ class Json {
     // Throws std::runtime_error with the byte offset on malformed input.
     static Json parse(std::string_view text);
 
-  private:
+private:
     void dump_to(std::string& out, int indent, int depth) const;
 
     Kind kind_ = Kind::kNull;

@@ -32,7 +32,7 @@ struct ExpectedReply {
 };
 
 class FrameReplyParser {
-  public:
+public:
     // Consumes from [data, data+len) and sets `consumed`. On kReply the reply is
     // complete and verified; the next call starts the next one. kError is final
     // for the connection; error() and detail() say why.
@@ -43,7 +43,7 @@ class FrameReplyParser {
     const std::string& detail() const { return detail_; }
     void reset() { *this = FrameReplyParser(); }
 
-  private:
+private:
     ParseStatus fail(ReplyError e, std::string detail);
 
     uint8_t header_[16] = {};
@@ -56,7 +56,7 @@ class FrameReplyParser {
 };
 
 class HttpResponseParser {
-  public:
+public:
     static constexpr size_t kMaxHeaderBytes = 16384;
 
     ParseStatus feed(const char* data, size_t len, const ExpectedReply& expect, bool verify,
@@ -69,7 +69,7 @@ class HttpResponseParser {
     const std::string& detail() const { return detail_; }
     void reset() { *this = HttpResponseParser(); }
 
-  private:
+private:
     ParseStatus fail(ReplyError e, std::string detail);
     // Parses a complete header block (ending in CRLF CRLF); false on error.
     bool parse_header(std::string_view block, const ExpectedReply& expect);

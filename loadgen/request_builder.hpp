@@ -14,7 +14,7 @@
 namespace pb::loadgen {
 
 class RequestBuilder {
-  public:
+public:
     explicit RequestBuilder(const Config& config);
 
     size_t size(bool slow) const;
@@ -25,7 +25,7 @@ class RequestBuilder {
     size_t split_point(bool slow) const;
     ExpectedReply expected(uint64_t id) const;
 
-  private:
+private:
     const Config& config_;
     std::string http_[2];         // [slow]
     size_t http_header_[2] = {};  // bytes before the body

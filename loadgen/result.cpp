@@ -15,6 +15,8 @@ namespace pb::loadgen {
 namespace {
 
 constexpr int64_t kStallThresholdUs = 30'000;
+// A generator thread busy this share of the window may have set the pace itself.
+constexpr double kSaturatedBusy = 0.95;
 
 struct Percentile {
     const char* key;
@@ -196,6 +198,11 @@ bool Result::could_not_keep_up(std::string* reason) const {
             fmt::format("p99 send lateness {} over the {} bound",
                         format_us(static_cast<double>(p99)), format_duration(config.max_lateness));
     }
+    if (stats.max_thread_busy > kSaturatedBusy) {
+        if (!why.empty()) why += "; ";
+        why += fmt::format("a generator thread was busy {:.0f}% of the window",
+                           100.0 * stats.max_thread_busy);
+    }
     if (reason) *reason = why;
     return !why.empty();
 }
@@ -308,6 +315,12 @@ Json to_json_value(const Result& r) {
     j.set("first_byte_latency_us",
           s.first_byte_latency.empty() ? Json() : histogram_json(s.first_byte_latency));
 
+    Json generator = Json::object();
+    generator.set("cpu_seconds", s.generator_cpu_seconds);
+    generator.set("max_thread_busy", s.max_thread_busy);
+    generator.set("saturated", s.max_thread_busy > kSaturatedBusy);
+    j.set("generator", std::move(generator));
+
     Json tcp = Json::object();
     tcp.set("segs_out", s.tcp.segs_out);
     tcp.set("segs_in", s.tcp.segs_in);
@@ -366,6 +379,10 @@ Result from_json(const std::string& text) {
     s.connect_latency = histogram_from_json(j.at("connect_latency_us"));
     s.first_byte_latency = histogram_from_json(j.at("first_byte_latency_us"));
 
+    if (const Json* g = j.find("generator")) {
+        s.generator_cpu_seconds = g->at("cpu_seconds").as_double();
+        s.max_thread_busy = g->at("max_thread_busy").as_double();
+    }
     const Json& tcp = j.at("tcp_info");
     s.tcp.segs_out = static_cast<uint64_t>(tcp.at("segs_out").as_int());
     s.tcp.segs_in = static_cast<uint64_t>(tcp.at("segs_in").as_int());
@@ -455,7 +472,8 @@ std::string format_summary(const Result& r) {
     std::string reason;
     if (r.could_not_keep_up(&reason)) {
         out += "!!! COULD NOT KEEP UP WITH THE PLAN: " + reason + "\n";
-        if (reason.find("lateness") != std::string::npos)
+        if (reason.find("lateness") != std::string::npos ||
+            reason.find("busy") != std::string::npos)
             out += "!!! the generator itself ran late: these numbers describe it, not the server\n";
         else
             out +=
@@ -466,6 +484,11 @@ std::string format_summary(const Result& r) {
                            format_us(static_cast<double>(s.lateness.value_at_percentile(99))),
                            format_duration(c.max_lateness), s.unsent);
     }
+    if (!r.open_loop() && s.max_thread_busy > kSaturatedBusy)
+        out += fmt::format(
+            "Note: a generator thread was busy {:.0f}% of the window: the throughput may be "
+            "the generator's limit (try more -t)\n",
+            100.0 * s.max_thread_busy);
     if (r.has_errors())
         out += fmt::format("!!! RUN HAD {} ERRORS: see above{}\n", s.errors.total(),
                            c.allow_errors ? " (--allow-errors: exit status 0)" : "");

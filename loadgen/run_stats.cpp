@@ -1,5 +1,7 @@
 #include "run_stats.hpp"
 
+#include <algorithm>
+
 namespace pb::loadgen {
 
 const char* to_string(ErrorClass e) {
@@ -60,6 +62,8 @@ void RunStats::add(const RunStats& other) {
         error_samples.push_back(s);
     }
     tcp.add(other.tcp);
+    generator_cpu_seconds += other.generator_cpu_seconds;
+    max_thread_busy = std::max(max_thread_busy, other.max_thread_busy);
 }
 
 }  // namespace pb::loadgen

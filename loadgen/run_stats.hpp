@@ -62,6 +62,10 @@ struct RunStats {
     ErrorCounts errors;                      // whole run, warm-up included: errors are never hidden
     std::vector<std::string> error_samples;  // the first few messages
     TcpCounters tcp;
+    // The generator's own CPU during the window: summed, and the busiest thread's
+    // share of the window (merged as the maximum).
+    double generator_cpu_seconds = 0.0;
+    double max_thread_busy = 0.0;
 
     static constexpr size_t kMaxErrorSamples = 8;
     void add(const RunStats& other);

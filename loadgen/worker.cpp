@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <thread>
 
 namespace pb::loadgen {
@@ -29,6 +30,12 @@ constexpr size_t kReadBufferBytes = 256 * 1024;
 
 int64_t to_us(int64_t ns) {
     return (ns + 500) / 1000;
+}
+
+int64_t thread_cpu_ns() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
 ErrorClass error_class(ReplyError e) {
@@ -215,8 +222,9 @@ void Worker::housekeeping(int64_t now) {
 }
 
 void Worker::open_window(int64_t now) {
-    (void)now;
     window_open_ = true;
+    window_opened_at_ = now;
+    cpu_at_start_ = thread_cpu_ns();
     bytes_read_at_start_ = bytes_read_;
     bytes_written_at_start_ = bytes_written_;
     for (Conn& c : conns_)
@@ -225,6 +233,12 @@ void Worker::open_window(int64_t now) {
 
 void Worker::close_window() {
     window_closed_ = true;
+    // How busy this thread was: near 100% means the generator, not the server,
+    // may have set the pace.
+    int64_t wall = now_ns() - window_opened_at_;
+    double cpu = static_cast<double>(thread_cpu_ns() - cpu_at_start_);
+    stats_.generator_cpu_seconds = cpu / 1e9;
+    if (wall > 0) stats_.max_thread_busy = cpu / static_cast<double>(wall);
     stats_.bytes_read = bytes_read_ - bytes_read_at_start_;
     stats_.bytes_written = bytes_written_ - bytes_written_at_start_;
 }

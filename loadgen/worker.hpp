@@ -32,7 +32,7 @@ struct Timeline {
 int64_t now_ns();
 
 class Worker {
-  public:
+public:
     // Connections [first_connection, first_connection + count) of `total`.
     Worker(const Config& config, const Endpoint& endpoint, int index, int first_connection,
            int count);
@@ -47,7 +47,7 @@ class Worker {
     void run(const Timeline& timeline);
     const RunStats& stats() const { return stats_; }
 
-  private:
+private:
     struct InFlight {
         uint64_t id;
         int64_t intended;  // the plan's send time (open loop), else the send time
@@ -162,6 +162,8 @@ class Worker {
     bool window_open_ = false;
     bool window_closed_ = false;
     size_t in_flight_ = 0;  // over all connections
+    int64_t window_opened_at_ = 0;
+    int64_t cpu_at_start_ = 0;  // thread CPU time when the window opened
     uint64_t bytes_read_at_start_ = 0;
     uint64_t bytes_written_at_start_ = 0;
     int64_t next_housekeeping_ = 0;
