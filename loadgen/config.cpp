@@ -215,7 +215,9 @@ Config parse_args(const std::vector<std::string>& args) {
     bool split = false, writev = false, cork = false, msg_more = false;
     bool no_verify = false, version = false;
 
-    app.add_option("target", target, "HOST:PORT of the server")->required();
+    app.add_option("target", target,
+                   "HOST:PORT of the server, or http://HOST[:PORT]/PATH as in wrk")
+        ->required();
     app.add_option("-c,--connections", c.connections,
                    "Connections to keep open (split exactly over threads)")
         ->capture_default_str();
@@ -296,6 +298,18 @@ Config parse_args(const std::vector<std::string>& args) {
     }
     if (version) throw HelpRequested("loadgen 1 (json schema 1)\n");
 
+    bool url = target.rfind("http://", 0) == 0;
+    if (url) {
+        // wrk's form: implies --protocol http and takes the path from the URL.
+        std::string rest = target.substr(7);
+        size_t slash = rest.find('/');
+        std::string authority = rest.substr(0, slash);
+        if (slash != std::string::npos && app.count("--path") == 0) c.path = rest.substr(slash);
+        target = authority.find(':') == std::string::npos ? authority + ":80" : authority;
+        if (app.count("--protocol") && protocol != "http")
+            throw ArgsError("an http:// target needs --protocol http");
+        protocol = "http";
+    }
     try {
         split_host_port(target, c.host, c.port);
     } catch (const std::invalid_argument& e) {

@@ -224,6 +224,15 @@ TEST_CASE("command line: defaults, knobs and refusals", "[loadgen]") {
     CHECK_FALSE(c.nodelay);
     CHECK(c.cpus == std::vector<int>{0, 2, 3});
 
+    auto u = lg::parse_args({"http://localhost:8080/x/y"});
+    CHECK(u.protocol == lg::Protocol::kHttp);
+    CHECK(u.host == "localhost");
+    CHECK(u.port == 8080);
+    CHECK(u.path == "/x/y");
+    CHECK(lg::parse_args({"http://127.0.0.1"}).port == 80);
+    CHECK_THROWS_AS(lg::parse_args({"http://127.0.0.1:1/?size=5"}), lg::ArgsError);
+    CHECK_THROWS_AS(lg::parse_args({"http://127.0.0.1:1/", "--protocol", "frame"}), lg::ArgsError);
+
     CHECK_THROWS_AS(lg::parse_args({}), lg::ArgsError);
     CHECK_THROWS_AS(lg::parse_args({"localhost"}), lg::ArgsError);
     CHECK_THROWS_AS(lg::parse_args({"127.0.0.1:1", "--split-writes", "--cork"}), lg::ArgsError);
