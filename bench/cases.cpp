@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace pb::bench {
@@ -85,6 +86,13 @@ loadgen::Config CaseSpec::loadgen_config() const {
     c.quickack = quickack;
     c.quiet = true;
     c.seed = 42;
+    if (offered_rps > 0 && kind == Kind::kSweep) {
+        // Past the knee the plan falls behind and loadgen keeps sending what
+        // came due in the window after the window ends; the default 2 s drain
+        // would cut that off and count timeouts. A backlog built over the run
+        // drains in less than the run itself at up to twice the capacity.
+        c.timeout = warmup + duration + std::chrono::seconds(2);
+    }
     if (workload == "cpu") {
         c.spin_us = kCpuSpinUs;
     } else if (workload == "blocking-tail") {
@@ -165,6 +173,9 @@ std::vector<CaseSpec> pattern_cases(const Plan& plan) {
                 c.connections = kIdleHeavyConnections;
                 c.offered_rps = kIdleHeavyRps;
                 add(c);
+                // A thousand connections to accept (and threads to start) before
+                // the measured window: they must not be in it.
+                out.back().warmup = std::max(plan.warmup, Duration(std::chrono::seconds(1)));
             }
     if (!plan.sweep_workload.empty())
         for (double rate : plan.sweep_rates)
