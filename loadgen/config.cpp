@@ -25,9 +25,10 @@ spaced; poisson: exponential gaps, like independent users), whatever the replies
 Latency is measured from the time the plan said the request should go out, so a
 stall costs every request that should have been sent during it. The uncorrected
 latency (from the moment the request was actually written) is reported beside it,
-together with how late sends ran against the plan. A run where the generator could not
-follow the plan (achieved rate under 99% of -R, or p99 send lateness above
---max-lateness) is flagged loudly: its numbers describe the generator, not the server.
+together with how late sends ran against the plan. A run that could not follow the
+plan (achieved rate under 99% of -R, p99 send lateness above --max-lateness, or a
+generator thread busy over 95% of the time) is flagged loudly: late or busy, its
+numbers describe the generator, not the server.
 With -R, --pipeline caps the requests in flight per connection (default 1, like wrk2).
 
 Durations take units: 250us, 500ms, 2s, 1m, 1h (a bare number is seconds).
