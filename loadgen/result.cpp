@@ -179,7 +179,9 @@ HostInfo HostInfo::current() {
 }
 
 double Result::throughput_rps() const {
-    return duration_s > 0.0 ? static_cast<double>(stats.requests) / duration_s : 0.0;
+    // Replies that arrived inside the window: requests due in the window but
+    // answered during the drain must not lift the rate of a server that fell behind.
+    return duration_s > 0.0 ? static_cast<double>(stats.window_replies) / duration_s : 0.0;
 }
 
 bool Result::could_not_keep_up(std::string* reason) const {
@@ -265,6 +267,7 @@ Json to_json_value(const Result& r) {
     j.set("duration_s", r.duration_s);
 
     j.set("requests", s.requests);
+    j.set("window_replies", s.window_replies);
     j.set("throughput_rps", r.throughput_rps());
     j.set("bytes_read", s.bytes_read);
     j.set("bytes_written", s.bytes_written);
@@ -355,6 +358,7 @@ Result from_json(const std::string& text) {
 
     RunStats& s = r.stats;
     s.requests = static_cast<uint64_t>(j.at("requests").as_int());
+    s.window_replies = static_cast<uint64_t>(j.at("window_replies").as_int());
     s.bytes_read = static_cast<uint64_t>(j.at("bytes_read").as_int());
     s.bytes_written = static_cast<uint64_t>(j.at("bytes_written").as_int());
     s.sent = static_cast<uint64_t>(j.at("sent").as_int());

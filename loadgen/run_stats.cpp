@@ -49,6 +49,7 @@ void RunStats::add(const RunStats& other) {
     connect_latency.add(other.connect_latency);
     first_byte_latency.add(other.first_byte_latency);
     requests += other.requests;
+    window_replies += other.window_replies;
     slow_requests += other.slow_requests;
     sent += other.sent;
     unsent += other.unsent;

@@ -51,12 +51,13 @@ struct RunStats {
     Histogram connect_latency;      // --connect-per-request: connect() to established
     Histogram first_byte_latency;   // --connect-per-request: connect() to the first reply byte
 
-    uint64_t requests = 0;       // measured replies, all verified
-    uint64_t slow_requests = 0;  // of which asked for --slow-sleep-us
-    uint64_t sent = 0;           // measured requests written
-    uint64_t unsent = 0;         // open loop: due in the window but never sent
-    uint64_t dropped = 0;        // measured requests lost with a failed connection
-    uint64_t bytes_read = 0;     // during the measured window
+    uint64_t requests = 0;        // measured replies, all verified
+    uint64_t window_replies = 0;  // verified replies that arrived inside the window
+    uint64_t slow_requests = 0;   // of which asked for --slow-sleep-us
+    uint64_t sent = 0;            // measured requests written
+    uint64_t unsent = 0;          // open loop: due in the window but never sent
+    uint64_t dropped = 0;         // measured requests lost with a failed connection
+    uint64_t bytes_read = 0;      // during the measured window
     uint64_t bytes_written = 0;
     uint64_t connects = 0;                   // connections established, whole run
     ErrorCounts errors;                      // whole run, warm-up included: errors are never hidden

@@ -485,6 +485,7 @@ void Worker::complete(Conn& c, int64_t now) {
     --in_flight_;
     c.backoff = 0;
     c.ready_since = now;
+    if (now >= tl_.measure_start && now < tl_.measure_end) stats_.window_replies++;
     if (f.measured) {
         stats_.requests++;
         // The corrected latency starts at the intended send time: a request the
