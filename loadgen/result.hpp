@@ -34,7 +34,11 @@ struct Result {
     RunStats stats;
 
     bool open_loop() const { return target_rps > 0.0; }
+    // Verified replies that arrived inside the window, per second (wrk's figure).
     double throughput_rps() const;
+    // Open loop: the plan's requests of the window that were sent and answered,
+    // per second; what the keep-up verdict compares with target_rps.
+    double achieved_rps() const;
     bool has_errors() const { return stats.errors.total() > 0; }
     // Open loop: true when the achieved rate was under 99% of the plan or the
     // p99 send lateness exceeded config.max_lateness. `reason` says which.

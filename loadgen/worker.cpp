@@ -654,6 +654,10 @@ void Worker::advance_plan(Conn& c) {
 
 void Worker::schedule(Conn& c, int64_t now) {
     if (!running_ || c.plan_done) return;
+    // Past the window, only sends that are merely a little late still go: a
+    // backlog left by a server that fell behind stays unsent (and is counted so)
+    // instead of stretching the drain.
+    if (now >= tl_.measure_end + config_.max_lateness.count()) return;
     // Sends already due go now (late, and counted as such); the next one waits in
     // the heap for the timer.
     while (can_send(c) && due_of(c) <= now) {

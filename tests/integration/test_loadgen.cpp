@@ -408,6 +408,22 @@ TEST_CASE("open loop: a server frozen for 1 s shows in the corrected p99",
     pbtest::stop_cleanly(server);
 }
 
+TEST_CASE("open loop: a plan the server cannot serve is flagged, the backlog does not count",
+          "[integration][loadgen]") {
+    pbtest::ServerProcess server("server-single", {"--protocol", "frame"});
+    // server-single sleeping 1 ms per request serves under 1000 req/s in all.
+    auto r = run_loadgen(server.port(), {"-c", "4", "-R", "2000", "-d", "1s", "--sleep-us", "1000",
+                                         "--timeout", "3s"});
+    INFO(describe(r));
+    std::string reason;
+    CHECK(r.could_not_keep_up(&reason));
+    CHECK(reason.find("achieved") != std::string::npos);
+    CHECK(r.throughput_rps() < 1100);
+    CHECK(lg::to_json_value(r).at("open_loop").at("could_not_keep_up").as_bool());
+    CHECK(lg::format_summary(r).find("COULD NOT KEEP UP") != std::string::npos);
+    pbtest::stop_cleanly(server);
+}
+
 TEST_CASE("a server sleeping 1000 us per request gives p50 of 1000-1300 us",
           "[integration][loadgen]") {
     pbtest::ServerProcess server("server-single", {"--protocol", "frame"});
