@@ -257,8 +257,8 @@ std::vector<CaseSpec> profile_cases(const std::string& profile, Duration duratio
         p.sweep_workload = "cpu";
         p.sweep_rates = {2000, 5000, 8000, 11000, 14000, 17000};
         p.warmup = milliseconds(300);
-        p.duration = milliseconds(1500);
-        p.sweep_duration = milliseconds(1500);
+        p.duration = milliseconds(2000);
+        p.sweep_duration = milliseconds(2000);
         cases = pattern_cases(p);
     } else if (profile == "full") {
         Plan p;
