@@ -96,6 +96,16 @@ int run(int argc, char** argv) {
     app.add_option("--stack-size", stack_size, "Stack per connection thread (256K, 1M, ...)")
         ->transform(CLI::AsSizeValue(false))
         ->default_str("256K");
+    // Fault injection for tests: a real pthread_create failure cannot be made
+    // to strike one connection in K (RLIMIT_NPROC does not bind root; a huge
+    // --stack-size fails every creation), so this takes the failure path
+    // without calling pthread_create.
+    size_t fail_every = 0;
+    app.add_option("--fail-thread-create-every", fail_every,
+                   "Fault injection (tests): every K-th thread creation fails as if "
+                   "pthread_create returned EAGAIN; 0 = never")
+        ->group("Fault injection")
+        ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     pb::finish_server_options(options);
 
@@ -120,6 +130,7 @@ int run(int argc, char** argv) {
     pb::ThreadStats acceptor;
     acceptor.role = "acceptor";
     uint64_t base_threads = pb::current_thread_count();
+    size_t creations = 0;  // for --fail-thread-create-every
     while (pb::UniqueFd fd = pb::accept_blocking(listener.get(), false, acceptor)) {
         join_exited(connections);
         std::lock_guard lock(connections.mutex);
@@ -135,7 +146,8 @@ int run(int argc, char** argv) {
         auto job = std::make_unique<ConnectionJob>(
             ConnectionJob{std::move(fd), options, drain, connections});
         pthread_t thread;
-        if (pthread_create(&thread, &attr, serve_connection, job.get()) != 0) {
+        bool inject = fail_every > 0 && ++creations % fail_every == 0;
+        if (inject || pthread_create(&thread, &attr, serve_connection, job.get()) != 0) {
             acceptor.count(pb::ErrorKind::kThreadCreate);  // EAGAIN: out of memory or tasks
             continue;
         }
