@@ -3,7 +3,9 @@
 # alternately ROUNDS times in one run, reported as the median:
 #
 #   1. throughput: loadgen -t1 -c64 / wrk -t1 -c64 against server-single in HTTP
-#      mode (goal: >= 1.0, the generator costs no more per request than wrk);
+#      mode (goal: >= 1.0), with each tool's CPU per request beside it (both
+#      tools usually saturate the one-threaded server, so the CPU ratio is the
+#      steadier measure of which generator is cheaper);
 #   2. latency floor: loadgen's p50 at -c1 on the frame protocol / the p50 of a
 #      blocking ping-pong client, both against the same blocking ping-pong
 #      server (goal: <= 1.15, the event loop adds little to a loopback round trip).
@@ -73,20 +75,44 @@ median() {  # median of the arguments
 HTTP_PORT=$(start http $ON_SERVER "$SERVER" --protocol http)
 PP_PORT=$(start pingpong $ON_SERVER "$PINGPONG" server)
 
+# cpu_of OUT CMD...: runs CMD with stdout to OUT and prints the CPU seconds (user +
+# system) it used, from the children's rusage.
+cpu_of() {
+    out=$1
+    shift
+    python3 -c '
+import resource, subprocess, sys
+with open(sys.argv[1], "w") as out:
+    subprocess.run(sys.argv[2:], stdout=out, check=True)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(r.ru_utime + r.ru_stime)' "$out" "$@"
+}
+
 echo "== throughput: server-single (http) on cpu $SERVER_CPU, clients on cpu $CLIENT_CPU, -t1 -c$CONNS -d$DURATION"
 RATIOS=""
+CPU_RATIOS=""
 for i in $(seq 1 "$ROUNDS"); do
-    WRK=$($ON_CLIENT wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$HTTP_PORT/" |
-          sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
-    $ON_CLIENT "$LOADGEN" "127.0.0.1:$HTTP_PORT" -t1 -c"$CONNS" -d"$DURATION" --protocol http -q \
-        --json "$TMP/lg.json"
+    WRK_CPU=$(cpu_of "$TMP/wrk.out" $ON_CLIENT wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$HTTP_PORT/")
+    WRK=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$TMP/wrk.out")
+    WRK_N=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$TMP/wrk.out")
+    LG_CPU=$(cpu_of "$TMP/lg.out" $ON_CLIENT "$LOADGEN" "127.0.0.1:$HTTP_PORT" -t1 -c"$CONNS" -d"$DURATION" \
+        --protocol http -q --json "$TMP/lg.json")
     LG=$(json_field "$TMP/lg.json" "round(d['throughput_rps'], 1)")
+    LG_N=$(json_field "$TMP/lg.json" "d['requests']")
     R=$(awk -v a="$LG" -v b="$WRK" 'BEGIN {printf "%.3f", a / b}')
+    # Client CPU per request, whole process (start-up and connects included).
+    WRK_US=$(awk -v c="$WRK_CPU" -v n="$WRK_N" 'BEGIN {printf "%.2f", c * 1e6 / n}')
+    LG_US=$(awk -v c="$LG_CPU" -v n="$LG_N" 'BEGIN {printf "%.2f", c * 1e6 / n}')
+    CR=$(awk -v a="$LG_US" -v b="$WRK_US" 'BEGIN {printf "%.3f", a / b}')
     RATIOS="$RATIOS $R"
-    echo "  round $i: wrk $WRK req/s, loadgen $LG req/s, ratio $R"
+    CPU_RATIOS="$CPU_RATIOS $CR"
+    echo "  round $i: wrk $WRK req/s ${WRK_US} us CPU/req, loadgen $LG req/s ${LG_US} us CPU/req;" \
+         "throughput ratio $R, CPU ratio $CR"
 done
 # shellcheck disable=SC2086
 THROUGHPUT_RATIO=$(median $RATIOS)
+# shellcheck disable=SC2086
+CPU_RATIO=$(median $CPU_RATIOS)
 
 echo "== latency floor: -c1 frame, 13-byte replies, against the blocking ping-pong server, -d$DURATION"
 RATIOS=""
@@ -103,6 +129,7 @@ LATENCY_RATIO=$(median $RATIOS)
 
 echo "== summary ($(uname -sr), $(nproc) CPUs)"
 echo "  throughput loadgen/wrk (median of $ROUNDS): $THROUGHPUT_RATIO   (goal >= 1.0)"
+echo "  client CPU per request loadgen/wrk (median of $ROUNDS): $CPU_RATIO   (lower is cheaper)"
 echo "  p50 loadgen/pingpong  (median of $ROUNDS): $LATENCY_RATIO   (goal <= 1.15)"
 OK=$(awk -v t="$THROUGHPUT_RATIO" -v l="$LATENCY_RATIO" 'BEGIN {print (t >= 1.0 && l <= 1.15) ? "yes" : "no"}')
 echo "  both goals met: $OK"
