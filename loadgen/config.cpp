@@ -286,6 +286,8 @@ Config parse_args(const std::vector<std::string>& args) {
     app.add_option("--json", c.json_path,
                    "Write the full record (schema in loadgen/README.md) here");
     app.add_flag("-q,--quiet", c.quiet, "No human summary on stdout");
+    app.add_flag("--latency,--spectrum", c.spectrum,
+                 "Add the detailed percentile spectrum (as wrk2 --latency) to the summary");
     app.add_flag("--version", version, "Print the version");
 
     std::vector<std::string> reversed(args.rbegin(), args.rend());

@@ -75,7 +75,8 @@ struct Config {
     uint64_t seed = 1;
     std::vector<int> cpus;  // pin thread i to cpus[i % size]; empty: no pinning
     std::string json_path;
-    bool quiet = false;  // no human summary
+    bool quiet = false;     // no human summary
+    bool spectrum = false;  // the summary adds HdrHistogram's full percentile spectrum
 
     bool open_loop() const { return rate > 0.0; }
     // The reply body the workload asks for, in bytes.

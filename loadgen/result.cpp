@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <thread>
 
@@ -90,6 +91,7 @@ Json config_json(const Config& c) {
     j.set("split_at", c.split_at);
     j.set("write_chunk", c.write_chunk);
     j.set("quickack", c.quickack);
+    j.set("spectrum", c.spectrum);
     j.set("verify", c.verify);
     j.set("allow_errors", c.allow_errors);
     j.set("max_lateness", format_duration(c.max_lateness));
@@ -128,6 +130,7 @@ Config config_from_json(const Json& j) {
     c.split_at = static_cast<uint32_t>(j.at("split_at").as_int());
     c.write_chunk = static_cast<uint32_t>(j.at("write_chunk").as_int());
     c.quickack = j.at("quickack").as_bool();
+    if (const Json* sp = j.find("spectrum")) c.spectrum = sp->as_bool();
     c.verify = j.at("verify").as_bool();
     c.allow_errors = j.at("allow_errors").as_bool();
     c.max_lateness = parse_duration(j.at("max_lateness").as_string());
@@ -446,6 +449,24 @@ std::string format_summary(const Result& r) {
     summary_block(out, "Latency of the fast requests", s.fast_latency);
     summary_block(out, "Connect", s.connect_latency);
     summary_block(out, "First byte (from connect)", s.first_byte_latency);
+    if (c.spectrum && !s.latency.empty()) {
+        // HdrHistogram's percentile distribution: 5 ticks per halving of the
+        // distance to 100%, down to what the sample count can resolve.
+        out += "  Detailed percentile spectrum (latency_us)\n";
+        out += fmt::format("    {:>12} {:>14} {:>12} {:>14}\n", "Value(us)", "Percentile",
+                           "TotalCount", "1/(1-Percentile)");
+        const Histogram& h = s.latency;
+        auto total = static_cast<double>(h.count());
+        for (int k = 0;; ++k) {
+            double remaining = std::pow(0.5, k / 5.0);
+            if (1.0 / remaining > total) break;
+            double pct = 100.0 * (1.0 - remaining);
+            int64_t v = h.value_at_percentile(pct);
+            out += fmt::format("    {:>12} {:>14.6f} {:>12} {:>14.2f}\n", v, pct / 100.0,
+                               h.count() - h.count_at_or_above(v + 1), 1.0 / remaining);
+        }
+        out += fmt::format("    {:>12} {:>14.6f} {:>12} {:>14}\n", h.max(), 1.0, h.count(), "inf");
+    }
     if (!s.latency.empty()) {
         out += "  Latency distribution\n";
         for (const auto& p : kPercentiles)
