@@ -13,6 +13,8 @@
 // process's RLIMIT_NOFILE soft limit when the connections need more descriptors.
 #pragma once
 
+#include <atomic>
+
 #include "config.hpp"
 #include "histogram.hpp"
 #include "result.hpp"
@@ -20,7 +22,10 @@
 
 namespace pb::loadgen {
 
-Result run(const Config& config);
+// `stop` (may be null; any thread may set it): once true, the measured window
+// ends early (noticed within 10 ms), in-flight requests drain, and the Result
+// covers the window that actually ran.
+Result run(const Config& config, const std::atomic<bool>* stop = nullptr);
 
 // The command's exit status for a finished run: 0, or 1 when requests failed
 // and config.allow_errors is off.

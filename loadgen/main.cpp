@@ -2,6 +2,7 @@
 // wrk-like summary (and the JSON record with --json); `loadgen merge A.json B.json
 // ...` prints the exact merge of several records. Exit status: 0 ok, 1 the run had
 // errors (unless --allow-errors), 2 bad usage or a setup failure.
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -11,6 +12,15 @@
 #include "loadgen.hpp"
 
 namespace {
+
+// Ctrl-C ends the run early but still prints (and writes) what was measured; a
+// second Ctrl-C kills at once.
+std::atomic<bool> g_stop{false};
+
+void on_sigint(int) {
+    g_stop.store(true);
+    std::signal(SIGINT, SIG_DFL);
+}
 
 constexpr const char* kMergeUsage =
     "usage: loadgen merge [--summary] A.json B.json ...\n"
@@ -77,7 +87,8 @@ int main(int argc, char** argv) {
         if (!args.empty() && args[0] == "merge") return merge_main({args.begin() + 1, args.end()});
 
         pb::loadgen::Config config = pb::loadgen::parse_args(args);
-        pb::loadgen::Result result = pb::loadgen::run(config);
+        std::signal(SIGINT, on_sigint);
+        pb::loadgen::Result result = pb::loadgen::run(config, &g_stop);
         if (!config.json_path.empty()) write_file(config.json_path, pb::loadgen::to_json(result));
         if (!config.quiet) {
             std::string text = pb::loadgen::format_summary(result);

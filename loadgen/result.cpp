@@ -430,8 +430,12 @@ std::string format_summary(const Result& r) {
     std::string mode = r.open_loop() ? fmt::format("open loop at {:.0f} req/s ({} arrivals)",
                                                    r.target_rps, to_string(c.arrival))
                                      : fmt::format("closed loop, pipeline {}", c.pipeline);
-    out += fmt::format("Running {} test @ {}:{}{}\n", format_duration(c.duration), c.host, c.port,
-                       r.runs > 1 ? fmt::format(" ({} runs merged)", r.runs) : "");
+    double planned_s = std::chrono::duration<double>(c.duration).count();
+    std::string stopped = r.runs == 1 && r.duration_s + 1e-3 < planned_s
+                              ? fmt::format(" (stopped after {:.2f}s)", r.duration_s)
+                              : "";
+    out += fmt::format("Running {} test @ {}:{}{}{}\n", format_duration(c.duration), c.host, c.port,
+                       r.runs > 1 ? fmt::format(" ({} runs merged)", r.runs) : "", stopped);
     out += fmt::format("  {} threads and {} connections, {}, {}{}\n", r.threads, c.connections,
                        to_string(c.protocol), mode,
                        c.connect_per_request

@@ -105,7 +105,7 @@ void Worker::connect_all(int64_t deadline) {
         if (c.state == State::kConnecting) fail(c, ErrorClass::kTimeout, "connect timed out");
 }
 
-void Worker::run(const Timeline& timeline) {
+void Worker::run(const Timeline& timeline, const std::atomic<bool>* stop) {
     tl_ = timeline;
     int64_t now = now_ns();
     if (now < tl_.start) std::this_thread::sleep_for(std::chrono::nanoseconds(tl_.start - now));
@@ -133,6 +133,11 @@ void Worker::run(const Timeline& timeline) {
 
     for (;;) {
         now = now_ns();
+        if (stop && now < tl_.measure_end && stop->load(std::memory_order_relaxed)) {
+            // Stopped early (Ctrl-C): the window ends here, the drain follows.
+            tl_.measure_end = std::max(now, tl_.measure_start);
+            tl_.drain_end = tl_.measure_end + config_.timeout.count();
+        }
         if (!window_open_ && now >= tl_.measure_start) open_window(now);
         if (!window_closed_ && now >= tl_.measure_end) close_window();
         // Sends that came due before the end go out (late) before the end check.

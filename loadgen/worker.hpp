@@ -5,6 +5,7 @@
 // worker's thread; stats() may be read after that thread has been joined.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <queue>
@@ -44,7 +45,10 @@ public:
     // established or has failed, or until `deadline`, so that handshakes fall
     // before the run starts. A no-op with --connect-per-request.
     void connect_all(int64_t deadline);
-    void run(const Timeline& timeline);
+    // `stop` (may be null): once true, the window ends where it is.
+    void run(const Timeline& timeline, const std::atomic<bool>* stop);
+    // The window this thread actually measured, ns (shorter than planned after a stop).
+    int64_t window_ns() const { return tl_.measure_end - tl_.measure_start; }
     const RunStats& stats() const { return stats_; }
 
 private:
