@@ -367,6 +367,26 @@ TEST_CASE("the loadgen command exits non-zero on verify errors unless --allow-er
     CHECK(run_binary(loadgen, {"--help"}) == 0);
 }
 
+TEST_CASE("a stop flag ends the window early and the record covers what ran", "[loadgen]") {
+    FaultyFrameServer server(FaultyFrameServer::Fault::kNone);
+    std::atomic<bool> stop{false};
+    auto pending = std::async(std::launch::async, [&] {
+        auto config = lg::parse_args(
+            {"127.0.0.1:" + std::to_string(server.port()), "-c", "2", "-d", "10s", "-R", "500"});
+        return lg::run(config, &stop);
+    });
+    std::this_thread::sleep_for(400ms);
+    stop = true;
+    REQUIRE(pending.wait_for(5s) == std::future_status::ready);
+    auto r = pending.get();
+    INFO(describe(r));
+    CHECK(r.duration_s > 0.2);
+    CHECK(r.duration_s < 1.0);
+    CHECK(r.stats.errors.total() == 0);
+    CHECK(r.achieved_rps() == Approx(500).epsilon(0.1));
+    CHECK(lg::format_summary(r).find("stopped after") != std::string::npos);
+}
+
 TEST_CASE("refused connections are counted, not fatal", "[loadgen]") {
     // A port that was just free: bind, note it, close.
     uint16_t port;
