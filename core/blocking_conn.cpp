@@ -68,14 +68,26 @@ private:
     bool request_timing_ = false;
     bool input_closed_ = false;  // peer sent FIN: answer what was asked, then close
     bool close_after_ = false;   // protocol error, Connection: close, or draining
+    bool drain_read_done_ = false;  // the last look at the socket once draining
 };
 
 void BlockingConnection::serve() {
     for (;;) {
         if (!answer_buffered()) return;
         if (input_closed_) return;  // half-close: every complete request was answered
-        // Draining and between requests: nothing is owed, close.
-        if (drain_.raised() && !reader_.in_progress()) return;
+        // Draining and between requests: nothing is owed, close. But bytes
+        // already in the socket are a request sent before the drain, which
+        // this thread had not read yet (it had just started, or was sending
+        // the previous reply): read once more, without waiting, and answer
+        // them first, as the Reactor does in begin_shutdown().
+        if (drain_.raised() && !reader_.in_progress()) {
+            if (drain_read_done_) return;
+            drain_read_done_ = true;
+            size_t had = in_.readable();
+            if (!receive()) return;
+            if (in_.readable() == had) return;
+            continue;
+        }
         // The header deadline counts from a request's first byte and is not
         // pushed back by later bytes, so a slowloris client cannot stretch it.
         bool in_request = request_timing_ && reader_.in_progress();

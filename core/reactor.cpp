@@ -411,7 +411,17 @@ void Reactor::begin_shutdown(std::function<void()> on_drained) {
         }
     });
     for (auto& slot : conns_) {
-        if (slot) drive(*slot, nullptr, 0);
+        if (!slot) continue;
+        // Bytes that reached the socket before the signal are a request in
+        // flight, even if this loop has not read them yet (it was running
+        // another request, or adopted the connection in this same batch).
+        // Read them now: drive() would otherwise see an idle connection and
+        // close it, dropping a request the client sent before we stopped.
+        if (loop_.interest(slot->fd.get()) & kReadable) {
+            on_readable(*slot);
+            if (!slot) continue;  // closed by what it read (EOF, error)
+        }
+        drive(*slot, nullptr, 0);
     }
     if (open_ == 0 && on_drained_) {
         auto drained = std::move(on_drained_);

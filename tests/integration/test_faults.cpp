@@ -113,22 +113,6 @@ bool round_trip_any(bool http, uint16_t port) {
     return http ? serves_http(port) : serves_frame(port, 31337);
 }
 
-// Waits for the server to settle after start, then returns its descriptor count.
-size_t settled_fds(const ServerProcess& server, uint16_t port, bool http) {
-    // One connection first: anything opened lazily is then already counted.
-    CHECK(round_trip_any(http, port));
-    size_t fds = 0;
-    eventually(
-        [&] {
-            size_t now = server.open_fds();
-            bool same = now == fds;
-            fds = now;
-            return same;
-        },
-        2s, 50ms);
-    return fds;
-}
-
 }  // namespace
 
 // 1. A child with a low RLIMIT_NOFILE, filled with idle connections, then
@@ -221,7 +205,7 @@ TEST_CASE("RST before accept and mid-request: serving goes on, fds return to bas
     INFO(binary << " " << protocol);
     ServerProcess server(binary, {"--threads", "2", "--protocol", protocol});
     FaultRun run("rst", server);
-    size_t base = settled_fds(server, server.port(), http);
+    size_t base = settled_fds(server, http);
 
     // Before accept: the whole backlog resets while the server cannot run.
     ::kill(server.pid(), SIGSTOP);
@@ -282,7 +266,7 @@ TEST_CASE("backlog overflow: every connect is served or times out cleanly, none 
     auto binary = GENERATE(from_range(all_servers()));
     INFO(binary);
     ServerProcess server(binary, {"--threads", "2", "--backlog", "1"});
-    size_t base = settled_fds(server, server.port(), false);
+    size_t base = settled_fds(server, false);
     FaultRun run("backlog", server);
 
     constexpr int kClients = 40;
@@ -446,7 +430,7 @@ TEST_CASE("slowloris: 300 dribblers, an honest client is still served promptly",
     TempPath stats_path;
     ServerProcess server(binary, {"--threads", "2", "--protocol", "http", "--header-timeout", "2s",
                                   "--stats-file", stats_path.str()});
-    size_t base = settled_fds(server, server.port(), true);
+    size_t base = settled_fds(server, true);
     FaultRun run("slowloris_many", server);
 
     std::string line = "GET /" + std::string(500, 'a') + " HTTP/1.1\r\n\r\n";
@@ -534,7 +518,7 @@ TEST_CASE("idle keep-alive: closed after --idle-timeout, busy ones kept, fds bac
     TempPath stats_path;
     ServerProcess server(binary, {"--threads", "2", "--protocol", protocol, "--idle-timeout",
                                   "300ms", "--stats-file", stats_path.str()});
-    size_t base = settled_fds(server, server.port(), http);
+    size_t base = settled_fds(server, http);
     FaultRun run("idle", server);
     uint64_t lost = 0;
 
@@ -608,7 +592,7 @@ TEST_CASE("never-reading clients: output capped, closed after --write-timeout; l
     ServerProcess server(binary, {"--threads", "2", "--protocol", protocol,
                                   "--output-high-water", std::to_string(kHighWater),
                                   "--write-timeout", "3s", "--stats-file", stats_path.str()});
-    size_t base = settled_fds(server, server.port(), http);
+    size_t base = settled_fds(server, http);
     long rss_before = server.rss_kb();
     FaultRun run("never_reads", server);
 

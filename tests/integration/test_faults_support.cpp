@@ -91,6 +91,20 @@ size_t wait_for_fds(const ServerProcess& server, size_t n, std::chrono::millisec
     return seen;
 }
 
+size_t settled_fds(const ServerProcess& server, bool http) {
+    CHECK((http ? serves_http(server.port()) : serves_frame(server.port(), 424242)));
+    size_t fds = 0;
+    eventually(
+        [&] {
+            size_t now = server.open_fds();
+            bool same = now == fds;
+            fds = now;
+            return same;
+        },
+        2s, 50ms);
+    return fds;
+}
+
 namespace {
 
 sockaddr_in loopback(uint16_t port) {

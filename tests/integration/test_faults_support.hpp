@@ -65,6 +65,10 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds tim
 // last count seen.
 size_t wait_for_fds(const ServerProcess& server, size_t n, std::chrono::milliseconds timeout);
 
+// Serves one request first (so anything opened lazily is counted), waits for
+// the count to hold still, and returns the server's descriptors at rest.
+size_t settled_fds(const ServerProcess& server, bool http);
+
 // Opens a connection, optionally with SO_RCVBUF / SO_SNDBUF set before connect
 // (so the window is small from the handshake on). 0 keeps the default.
 pb::UniqueFd connect_with_buffers(uint16_t port, int rcvbuf, int sndbuf);
