@@ -126,6 +126,16 @@ class Report:
                      f"patterns: {', '.join(server(p) for p in self.patterns) or 'none'}.")
         if rj.get("command"):
             lines.append(f"- Command: `{rj['command']}`")
+        load = [num(dig(rj, k, 0)) for k in ("load_average_before", "load_average_after")]
+        if any(v is not None for v in load):
+            text = " → ".join(f"{v:.2f}" for v in load if v is not None)
+            line = f"- Machine load average (1 min) before → after the run: {text}"
+            # Above one runnable task per CPU, other work shared the CPUs the
+            # benchmark had pinned for itself.
+            cpus = num(dig(si, "cpu", "logical")) or 1
+            if max(v for v in load if v is not None) > cpus:
+                line += " — **other work was running**: latencies and rates are noisy"
+            lines.append(line + ".")
         out = "\n".join(lines) + "\n\n"
         bad = [c for c in run.cases if c.has_errors]
         failed = [(n, e) for n, _, e in run.gbench_only if e]

@@ -401,6 +401,6 @@ def load_run(path: str) -> Run:
         run = {}
     # tools/run-bench reports on RUN.tmp before renaming it into place: the run's
     # name is the final one.
-    name = re.sub(r"\.tmp$", "", os.path.basename(path.rstrip("/")))
+    name = re.sub(r"\.tmp$", "", os.path.basename(os.path.realpath(path).rstrip("/")))
     return Run(path=path, name=name, cases=cases, gbench=gbench,
                sysinfo=sysinfo, run=run, warnings=warnings, gbench_only=gbench_only)
