@@ -11,7 +11,7 @@
 #      server (goal: <= 1.15, the event loop adds little to a loopback round trip).
 #
 # usage: bench/loadgen_vs_wrk.sh [BUILD_DIR]      (default: build)
-# env:   DURATION (default 3s) ROUNDS (default 3) CONNS (default 64)
+# env:   DURATION (default 3s; whole seconds, which wrk needs) ROUNDS (default 3) CONNS (default 64)
 #        SERVER_CPU / CLIENT_CPU (default 0 / 1; pinning is skipped without taskset)
 set -eu
 
@@ -47,7 +47,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# start NAME CMD...: runs a server in the background and prints its port.
+# start NAME CMD...: runs a server in the background; its port goes to $TMP/NAME.port.
+# (Not called in $(...): the pid must reach PIDS in this shell for the cleanup.)
 start() {
     name=$1
     shift
@@ -55,7 +56,7 @@ start() {
     PIDS="$PIDS $!"
     for _ in $(seq 1 100); do
         if grep -q '^listening ' "$TMP/$name.out" 2>/dev/null; then
-            sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$TMP/$name.out"
+            sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$TMP/$name.out" >"$TMP/$name.port"
             return
         fi
         sleep 0.05
@@ -72,8 +73,10 @@ median() {  # median of the arguments
     printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'
 }
 
-HTTP_PORT=$(start http $ON_SERVER "$SERVER" --protocol http)
-PP_PORT=$(start pingpong $ON_SERVER "$PINGPONG" server)
+start http $ON_SERVER "$SERVER" --protocol http
+start pingpong $ON_SERVER "$PINGPONG" server
+HTTP_PORT=$(cat "$TMP/http.port")
+PP_PORT=$(cat "$TMP/pingpong.port")
 
 # cpu_of OUT CMD...: runs CMD with stdout to OUT and prints the CPU seconds (user +
 # system) it used, from the children's rusage.
