@@ -92,7 +92,7 @@ std::vector<std::string> server_argv(const CaseSpec& spec, const RunnerOptions& 
 // Reads the server at two moments inside the load generator's measured window,
 // from its own thread so that loadgen::run() can block the caller meanwhile.
 class WindowSampler {
-  public:
+public:
     WindowSampler(pid_t pid, uint16_t port, bool segments, Clock::time_point begin,
                   Clock::time_point end)
         : thread_([=, this] { sample(pid, port, segments, begin, end); }) {}
@@ -112,7 +112,7 @@ class WindowSampler {
     ProcSnapshot proc_begin, proc_end;
     std::map<uint64_t, SocketSegments> segs_begin, segs_end;
 
-  private:
+private:
     // False when cancelled before `t`. A reading that is due is still taken
     // when the cancel comes late: on a busy machine this thread may be woken
     // after the load generator has already returned.
@@ -224,7 +224,8 @@ Outcome run_case(const CaseSpec& spec, const RunnerOptions& options) {
         // after its start (connects and the 2 ms start delay come first) to its
         // nominal end, which the real end never precedes.
         auto margin = std::chrono::milliseconds(50 + spec.connections / 10);
-        margin = std::min(margin, std::chrono::duration_cast<std::chrono::milliseconds>(spec.duration / 3));
+        margin = std::min(margin,
+                          std::chrono::duration_cast<std::chrono::milliseconds>(spec.duration / 3));
         auto t0 = Clock::now();
         WindowSampler sampler(server.pid(), server.port(), nagle, t0 + spec.warmup + margin,
                               t0 + spec.warmup + spec.duration);
@@ -322,8 +323,8 @@ Outcome run_case(const CaseSpec& spec, const RunnerOptions& options) {
     put("cpu_us_per_req", cpu_per);
     put("vcsw_per_req", vcsw_per);
     put("ivcsw_per_req", ivcsw_per);
-    const double peak_rss =
-        static_cast<double>(std::max<uint64_t>(last.hwm_kb, static_cast<uint64_t>(exit.usage.ru_maxrss)));
+    const double peak_rss = static_cast<double>(
+        std::max<uint64_t>(last.hwm_kb, static_cast<uint64_t>(exit.usage.ru_maxrss)));
     put("peak_rss_kb", peak_rss);
     uint64_t peak_threads = std::max({last.threads, sampled_threads});
     {
@@ -348,7 +349,8 @@ Outcome run_case(const CaseSpec& spec, const RunnerOptions& options) {
         int64_t stalls = count_at_or_above(st.latency, kStallUs);
         put("stalls", static_cast<double>(stalls));
         put("stall_fraction", requests > 0 ? static_cast<double>(stalls) / requests : NAN);
-        put("segs_out_per_req", requests > 0 ? static_cast<double>(st.tcp.segs_out) / requests : NAN);
+        put("segs_out_per_req",
+            requests > 0 ? static_cast<double>(st.tcp.segs_out) / requests : NAN);
         put("segs_in_per_req", requests > 0 ? static_cast<double>(st.tcp.segs_in) / requests : NAN);
         if (window_requests > 0 && (srv_segs.segs_out > 0 || srv_segs.segs_in > 0)) {
             put("srv_segs_out_per_req", static_cast<double>(srv_segs.segs_out) / window_requests);

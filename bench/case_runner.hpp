@@ -33,7 +33,7 @@ struct RunnerOptions {
 struct Outcome {
     bool ok = false;  // false: the case could not run; `error` says why
     std::string error;
-    std::string warning;        // ran, but something is off (errors, server exit status)
+    std::string warning;  // ran, but something is off (errors, server exit status)
     double measured_seconds = 0;
     std::vector<std::pair<std::string, double>> counters;
 };

@@ -9,11 +9,16 @@ namespace pb::bench {
 
 const char* to_string(Kind kind) {
     switch (kind) {
-        case Kind::kMatrix: return "matrix";
-        case Kind::kSweep: return "sweep";
-        case Kind::kBaseline: return "baseline";
-        case Kind::kNagle: return "nagle";
-        case Kind::kNagleUpside: return "nagle-upside";
+        case Kind::kMatrix:
+            return "matrix";
+        case Kind::kSweep:
+            return "sweep";
+        case Kind::kBaseline:
+            return "baseline";
+        case Kind::kNagle:
+            return "nagle";
+        case Kind::kNagleUpside:
+            return "nagle-upside";
     }
     return "?";
 }
@@ -22,13 +27,19 @@ namespace {
 
 using std::chrono::milliseconds;
 
-const char* on_off(bool b) { return b ? "on" : "off"; }
+const char* on_off(bool b) {
+    return b ? "on" : "off";
+}
 
-std::string rate_text(double rps) { return fmt::format("{:.0f}", rps); }
+std::string rate_text(double rps) {
+    return fmt::format("{:.0f}", rps);
+}
 
 // Server start, connect, SIGTERM and reading the stats file, measured here at
 // 0.1-0.2 s; a thousand connection threads take longer to start and to join.
-double overhead_seconds(const CaseSpec& c) { return c.connections >= 1000 ? 0.6 : 0.15; }
+double overhead_seconds(const CaseSpec& c) {
+    return c.connections >= 1000 ? 0.6 : 0.15;
+}
 
 }  // namespace
 

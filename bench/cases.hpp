@@ -50,10 +50,10 @@ std::vector<CaseSpec> profile_cases(const std::string& profile, Duration duratio
 const std::vector<std::string>& profile_names();
 
 // Workload parameters, named once so the README and the code agree.
-inline constexpr uint32_t kTinyBytes = 64;         // request and reply body
+inline constexpr uint32_t kTinyBytes = 64;  // request and reply body
 inline constexpr uint32_t kCpuSpinUs = 50;
-inline constexpr double kSlowFraction = 0.005;     // blocking-tail: share of sleepers...
-inline constexpr uint32_t kSlowSleepUs = 10'000;   // ...and how long each sleeps
+inline constexpr double kSlowFraction = 0.005;    // blocking-tail: share of sleepers...
+inline constexpr uint32_t kSlowSleepUs = 10'000;  // ...and how long each sleeps
 inline constexpr int kIdleHeavyConnections = 1024;
 inline constexpr double kIdleHeavyRps = 2000;
 // Nagle: a 10-byte write then a 100-byte write (32-byte frame header + 78-byte

@@ -134,29 +134,34 @@ pbb::Placement choose_placement(const Flags& f) {
         if (p.server_cpus.empty()) p.server_cpus = all;
         if (p.client_cpus.empty()) p.client_cpus = all;
     } else {
-        if (p.client_cpus.empty()) p.client_cpus.assign(all.begin(), all.begin() + static_cast<long>(client_n));
+        if (p.client_cpus.empty())
+            p.client_cpus.assign(all.begin(), all.begin() + static_cast<long>(client_n));
         if (p.server_cpus.empty())
             for (int c : all)
                 if (std::find(p.client_cpus.begin(), p.client_cpus.end(), c) == p.client_cpus.end())
                     p.server_cpus.push_back(c);
         if (p.server_cpus.empty()) p.server_cpus = all;
     }
-    p.loop_threads = f.loop_threads ? f.loop_threads
-                                    : std::max<unsigned>(2, static_cast<unsigned>(p.server_cpus.size()));
-    p.worker_threads = f.worker_threads ? f.worker_threads
-                                        : std::max<unsigned>(8, 2 * static_cast<unsigned>(p.server_cpus.size()));
+    p.loop_threads = f.loop_threads
+                         ? f.loop_threads
+                         : std::max<unsigned>(2, static_cast<unsigned>(p.server_cpus.size()));
+    p.worker_threads = f.worker_threads
+                           ? f.worker_threads
+                           : std::max<unsigned>(8, 2 * static_cast<unsigned>(p.server_cpus.size()));
     if (!f.reason.empty()) {
         p.reason = f.reason;
     } else if (!f.server_cpus.empty() || !f.client_cpus.empty()) {
         p.reason = "chosen on the command line";
     } else if (all.size() == 1) {
-        p.reason = "one CPU: the server and the load generator share it, so every number includes the "
-                   "generator's own cost";
+        p.reason =
+            "one CPU: the server and the load generator share it, so every number includes the "
+            "generator's own cost";
     } else {
         p.reason = fmt::format(
             "{} CPUs: the server gets CPU(s) {} to itself and the load generator CPU(s) {}, so the "
             "generator never takes the server's CPU and every pattern has the same CPU budget; the "
-            "event-loop patterns run {} loops and worker-queue {} workers on it, so what differs is "
+            "event-loop patterns run {} loops and worker-queue {} workers on it, so what differs "
+            "is "
             "how each pattern spreads and hands off work, not how much hardware it gets",
             all.size(), pbb::format_cpu_list(p.server_cpus), pbb::format_cpu_list(p.client_cpus),
             p.loop_threads, p.worker_threads);
@@ -228,25 +233,26 @@ int main(int argc, char** argv) {
 
     static Progress progress;
     for (const auto& spec : cases) {
-        benchmark::RegisterBenchmark(spec.name().c_str(),
-                                     [spec, &options](benchmark::State& state) {
-                                         for (auto _ : state) {
-                                             progress.begin(spec);
-                                             pbb::Outcome o = pbb::run_case(spec, options);
-                                             if (!o.ok) {
-                                                 std::fprintf(stderr, "    FAILED: %s\n", o.error.c_str());
-                                                 state.SkipWithError(o.error.c_str());
-                                                 break;
-                                             }
-                                             if (!o.warning.empty()) {
-                                                 std::fprintf(stderr, "    warning: %s\n", o.warning.c_str());
-                                                 state.SetLabel(o.warning.substr(0, 60));
-                                             }
-                                             state.SetIterationTime(o.measured_seconds);
-                                             for (const auto& [name, value] : o.counters)
-                                                 state.counters[name] = benchmark::Counter(value);
-                                         }
-                                     })
+        benchmark::RegisterBenchmark(
+            spec.name().c_str(),
+            [spec, &options](benchmark::State& state) {
+                for (auto _ : state) {
+                    progress.begin(spec);
+                    pbb::Outcome o = pbb::run_case(spec, options);
+                    if (!o.ok) {
+                        std::fprintf(stderr, "    FAILED: %s\n", o.error.c_str());
+                        state.SkipWithError(o.error.c_str());
+                        break;
+                    }
+                    if (!o.warning.empty()) {
+                        std::fprintf(stderr, "    warning: %s\n", o.warning.c_str());
+                        state.SetLabel(o.warning.substr(0, 60));
+                    }
+                    state.SetIterationTime(o.measured_seconds);
+                    for (const auto& [name, value] : o.counters)
+                        state.counters[name] = benchmark::Counter(value);
+                }
+            })
             ->Iterations(1)
             ->UseManualTime()
             ->Unit(benchmark::kMillisecond);
@@ -264,7 +270,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "patternbench: profile %s, %d case(s), about %s; server on CPU %s, load generator "
                  "on CPU %s\n",
-                 flags.profile.c_str(), progress.total, Progress::clock(progress.planned_total).c_str(),
+                 flags.profile.c_str(), progress.total,
+                 Progress::clock(progress.planned_total).c_str(),
                  pbb::format_cpu_list(options.placement.server_cpus).c_str(),
                  pbb::format_cpu_list(options.placement.client_cpus).c_str());
     std::fprintf(stderr, "placement: %s\n", options.placement.reason.c_str());
@@ -289,6 +296,7 @@ int main(int argc, char** argv) {
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     double wall = std::chrono::duration<double>(Clock::now() - progress.start).count();
-    std::fprintf(stderr, "patternbench: %d case(s) in %s\n", progress.done, Progress::clock(wall).c_str());
+    std::fprintf(stderr, "patternbench: %d case(s) in %s\n", progress.done,
+                 Progress::clock(wall).c_str());
     return 0;
 }

@@ -77,8 +77,8 @@ ProcSnapshot read_proc(pid_t pid, bool per_task) {
 WindowCost window_cost(const ProcSnapshot& begin, const ProcSnapshot& end) {
     WindowCost w;
     w.seconds = static_cast<double>(end.at_ns - begin.at_ns) / 1e9;
-    w.same_threads = begin.ok && end.ok && !begin.tasks.empty() &&
-                     begin.tasks.size() == end.tasks.size();
+    w.same_threads =
+        begin.ok && end.ok && !begin.tasks.empty() && begin.tasks.size() == end.tasks.size();
     for (auto it_b = begin.tasks.begin(), it_e = end.tasks.begin();
          w.same_threads && it_b != begin.tasks.end(); ++it_b, ++it_e)
         w.same_threads = it_b->first == it_e->first;

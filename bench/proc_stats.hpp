@@ -24,11 +24,11 @@ struct TaskCounters {
 };
 
 struct ProcSnapshot {
-    bool ok = false;          // false: the process was gone
-    int64_t at_ns = 0;        // steady clock
-    uint64_t cpu_ticks = 0;   // utime + stime, whole process, exited threads included
-    uint64_t threads = 0;     // Threads:
-    uint64_t hwm_kb = 0;      // VmHWM: peak resident set so far
+    bool ok = false;         // false: the process was gone
+    int64_t at_ns = 0;       // steady clock
+    uint64_t cpu_ticks = 0;  // utime + stime, whole process, exited threads included
+    uint64_t threads = 0;    // Threads:
+    uint64_t hwm_kb = 0;     // VmHWM: peak resident set so far
     std::map<pid_t, TaskCounters> tasks;
 };
 

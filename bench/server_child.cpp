@@ -24,7 +24,9 @@ std::vector<int> parse_cpu_list(const std::string& text) {
     std::vector<int> cpus;
     std::stringstream in(text);
     std::string part;
-    auto bad = [&] { return std::invalid_argument("bad CPU list '" + text + "' (try 0 or 0-1,3)"); };
+    auto bad = [&] {
+        return std::invalid_argument("bad CPU list '" + text + "' (try 0 or 0-1,3)");
+    };
     while (std::getline(in, part, ',')) {
         if (part.empty()) throw bad();
         auto dash = part.find('-');
@@ -128,10 +130,10 @@ ServerChild::ServerChild(std::vector<std::string> argv_text, const std::vector<i
         Exit ignored;
         ::kill(pid_, SIGKILL);
         reap(true, ignored);
-        throw std::runtime_error(fmt::format("{} did not print 'listening HOST:PORT' (stdout: '{}', "
-                                             "exit {}); stderr: {}",
-                                             argv_text[0], line.substr(0, line.find('\n')),
-                                             ignored.status, stderr_text(1000)));
+        throw std::runtime_error(fmt::format(
+            "{} did not print 'listening HOST:PORT' (stdout: '{}', "
+            "exit {}); stderr: {}",
+            argv_text[0], line.substr(0, line.find('\n')), ignored.status, stderr_text(1000)));
     }
     port_ = static_cast<uint16_t>(std::stoi(line.substr(colon + 1)));
 }

@@ -23,13 +23,13 @@ std::string format_cpu_list(const std::vector<int>& cpus);
 void pin_process(const std::vector<int>& cpus);
 
 struct Exit {
-    int status = -1;  // exit code, 128 + signal when killed, -1 when never reaped
+    int status = -1;         // exit code, 128 + signal when killed, -1 when never reaped
     bool timed_out = false;  // did not exit after SIGTERM within the grace time
     rusage usage{};          // the whole life of the process, every thread included
 };
 
 class ServerChild {
-  public:
+public:
     // argv[0] is the binary's path. Throws std::runtime_error (with the child's
     // stderr) when the binary does not announce a port within `start_timeout`.
     ServerChild(std::vector<std::string> argv, const std::vector<int>& cpus,
@@ -47,7 +47,7 @@ class ServerChild {
     // What the child wrote to stderr (kept in a temporary file), at most `limit` bytes.
     std::string stderr_text(size_t limit = 4096) const;
 
-  private:
+private:
     bool reap(bool block, Exit& exit);
 
     pid_t pid_ = -1;

@@ -7,12 +7,12 @@
 
 #include <atomic>
 #include <cerrno>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "client_socket.hpp"
@@ -127,7 +127,8 @@ loadgen::Result run_small_writes(const SmallWritesConfig& cfg) {
                 frame::fill_payload(h.id, 0, request.data() + frame::kRequestHeaderSize, body_len);
                 {
                     std::unique_lock lock(mutex);
-                    room.wait(lock, [&] { return in_flight.size() < static_cast<size_t>(cfg.pipeline); });
+                    room.wait(lock,
+                              [&] { return in_flight.size() < static_cast<size_t>(cfg.pipeline); });
                     in_flight.push_back({h.id, Clock::now(), window_open});
                 }
                 room.notify_all();  // the reader waits for something in flight
@@ -172,7 +173,8 @@ loadgen::Result run_small_writes(const SmallWritesConfig& cfg) {
                                       cfg.reply_len) != cfg.reply_len)
                 throw std::runtime_error(fmt::format("reply {} failed verification", req.id));
             if (req.measured) {
-                int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(done - req.sent).count();
+                int64_t us =
+                    std::chrono::duration_cast<std::chrono::microseconds>(done - req.sent).count();
                 stats.latency.record(us);
                 stats.uncorrected_latency.record(us);
                 ++stats.requests;

@@ -14,10 +14,10 @@ namespace pb::bench {
 
 struct SmallWritesConfig {
     uint16_t port = 0;
-    int writes = 50;        // write() calls per request
-    int write_bytes = 20;   // bytes per call; the request is writes * write_bytes bytes
+    int writes = 50;       // write() calls per request
+    int write_bytes = 20;  // bytes per call; the request is writes * write_bytes bytes
     uint32_t reply_len = 34;
-    int pipeline = 1;       // requests in flight
+    int pipeline = 1;  // requests in flight
     bool nodelay = false;
     loadgen::Duration warmup{};
     loadgen::Duration duration{};

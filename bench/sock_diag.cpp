@@ -68,8 +68,8 @@ std::map<uint64_t, SocketSegments> server_socket_segments(uint16_t port) {
                 size_t got = RTA_PAYLOAD(a);
                 std::memcpy(&info, RTA_DATA(a), std::min(got, sizeof info));
                 if (got < offsetof(tcp_info, tcpi_segs_in) + sizeof info.tcpi_segs_in) continue;
-                uint64_t cookie = (static_cast<uint64_t>(r->id.idiag_cookie[1]) << 32) |
-                                  r->id.idiag_cookie[0];
+                uint64_t cookie =
+                    (static_cast<uint64_t>(r->id.idiag_cookie[1]) << 32) | r->id.idiag_cookie[0];
                 out[cookie] = {info.tcpi_segs_out, info.tcpi_segs_in};
             }
         }
@@ -78,7 +78,9 @@ std::map<uint64_t, SocketSegments> server_socket_segments(uint16_t port) {
 
 #else
 
-std::map<uint64_t, SocketSegments> server_socket_segments(uint16_t) { return {}; }
+std::map<uint64_t, SocketSegments> server_socket_segments(uint16_t) {
+    return {};
+}
 
 #endif
 
