@@ -130,7 +130,8 @@ TEST_CASE("SIGTERM under load: requests in flight complete, exit 0 within the de
     INFO(binary << " " << protocol);
     TempPath stats_path;
     ServerProcess server(binary, {"--threads", "2", "--protocol", protocol, "--shutdown-timeout",
-                                  "5s", "--stats-file", stats_path.str()});
+                                  "8s", "--stats-file", stats_path.str()});
+    size_t base = settled_fds(server, http);
     FaultRun run("sigterm_load", server);
 
     constexpr int kSteady = 8;
@@ -151,29 +152,38 @@ TEST_CASE("SIGTERM under load: requests in flight complete, exit 0 within the de
                  http ? http_get("/slow?size=777&sleep_us=" + std::to_string(kSlowUs))
                       : frame_request({.id = uint64_t(900 + c), .reply_len = 777, .sleep_us = kSlowUs}));
     }
-    std::this_thread::sleep_for(100ms);
+    // In flight means accepted: a connection still in the listen backlog at
+    // the signal is reset, never read (see blocking_conn.hpp stop_accepting),
+    // and under TSan an acceptor can lag that far behind.
+    CHECK(eventually([&] { return server.open_fds() >= base + kSteady + kSlowClients; }, 3s));
+    std::this_thread::sleep_for(50ms);
     auto signalled = Clock::now();
     ::kill(server.pid(), SIGTERM);
 
     uint64_t slow_ok = 0;
+    std::string slow_report;
     for (int c = 0; c < kSlowClients; ++c) {
         if (http) {
             auto resp = read_http_response(slow[size_t(c)].get(), 5s);
             slow_ok += resp.complete && resp.status == 200 && resp.body.size() == 777;
+            slow_report += " " + std::to_string(resp.status);
         } else {
-            slow_ok += !read_verified_reply(slow[size_t(c)].get(), uint64_t(900 + c), 777, 5s);
+            auto problem = read_verified_reply(slow[size_t(c)].get(), uint64_t(900 + c), 777, 5s);
+            slow_ok += !problem;
+            slow_report += " [" + problem.value_or("answered") + "]";
         }
         CHECK(wait_closed(slow[size_t(c)].get(), 2s));
     }
-    int code = server.wait(kSlow * 5s);
+    int code = server.wait(10s);
     auto took = Clock::now() - signalled;
     stop = true;
     for (auto& t : threads) t.join();
     auto took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
-    INFO("exit " << code << " " << took_ms << " ms after SIGTERM");
+    INFO("exit " << code << " " << took_ms << " ms after SIGTERM; slow clients:" << slow_report);
     CHECK(slow_ok == kSlowClients);
-    // Well inside --shutdown-timeout: it drained, it did not wait to be cut.
-    CHECK(took < kSlow * 2s);
+    // Well inside --shutdown-timeout (8 s): it drained, it did not wait to be
+    // cut. One loop running the four 300 ms requests in turn takes 1.2 s.
+    CHECK(took < 4s);
     record_figure("sigterm_load", binary, "exit_ms", double(took_ms));
 
     uint64_t verified = slow_ok;
@@ -186,8 +196,9 @@ TEST_CASE("SIGTERM under load: requests in flight complete, exit 0 within the de
     run.finish(server, code);
     auto stats = read_stats(stats_path.str());
     REQUIRE(stats.ok());
-    // Every request the server answered reached its client whole.
-    CHECK(stats.total("requests") == int64_t(verified));
+    // Every request the server answered reached its client whole (+ the
+    // settling one).
+    CHECK(stats.total("requests") == int64_t(verified + 1));
 }
 
 // A request that reached the server before SIGTERM is in flight, even when the
@@ -204,6 +215,7 @@ TEST_CASE("SIGTERM while the loop is busy: a request sent before the signal is a
     bool http = protocol == "http";
     INFO(binary << " " << protocol);
     ServerProcess server(binary, {"--threads", "1", "--protocol", protocol});
+    size_t base = settled_fds(server, http);
     FaultRun run("sigterm_unread", server);
     auto request = [&](uint64_t id, uint32_t sleep_us) {
         return http ? http_get("/q?size=50&sleep_us=" + std::to_string(sleep_us))
@@ -215,10 +227,11 @@ TEST_CASE("SIGTERM while the loop is busy: a request sent before the signal is a
         return resp.complete && resp.status == 200 && resp.body.size() == 50;
     };
     auto b = connect_local(server.port());
-    std::this_thread::sleep_for(50ms);
+    REQUIRE(eventually([&] { return server.open_fds() == base + 1; }, 2s));  // B accepted
     auto a = connect_local(server.port());
     send_all(a.get(), request(1, 300'000));
-    std::this_thread::sleep_for(50ms);
+    REQUIRE(eventually([&] { return server.open_fds() == base + 2; }, 2s));  // A accepted
+    std::this_thread::sleep_for(50ms);  // and its request running
     send_all(b.get(), request(2, 0));
     std::this_thread::sleep_for(50ms);
     ::kill(server.pid(), SIGTERM);
