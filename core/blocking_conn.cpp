@@ -68,7 +68,8 @@ private:
     bool request_timing_ = false;
     bool input_closed_ = false;  // peer sent FIN: answer what was asked, then close
     bool close_after_ = false;   // protocol error, Connection: close, or draining
-    bool drain_read_done_ = false;  // the last look at the socket once draining
+    // Draining: the socket has had its last look for a request (serve()).
+    bool drain_read_done_ = false;
 };
 
 void BlockingConnection::serve() {

@@ -140,7 +140,8 @@ TEST_CASE("EMFILE: no accept busy loop, newcomers shed or queued, recovery withi
     std::vector<pb::UniqueFd> newcomers;
     for (int i = 0; i < kNewcomers; ++i) {
         newcomers.push_back(connect_local(server.port()));
-        send_all(newcomers.back().get(), frame_request({.id = uint64_t(5000 + i), .reply_len = 10}));
+        send_all(newcomers.back().get(),
+                 frame_request({.id = uint64_t(5000 + i), .reply_len = 10}));
     }
     run.tried(kNewcomers);
     std::this_thread::sleep_for(300ms);
@@ -274,8 +275,14 @@ TEST_CASE("backlog overflow: every connect is served or times out cleanly, none 
     constexpr auto kAnswerTimeout = 2s;
     struct Client {
         pb::UniqueFd fd;
-        enum State { kConnecting, kWaiting, kServed, kConnectFailed, kTimedOut,
-                     kClosedUnanswered } state = kConnecting;
+        enum State {
+            kConnecting,
+            kWaiting,
+            kServed,
+            kConnectFailed,
+            kTimedOut,
+            kClosedUnanswered
+        } state = kConnecting;
         Clock::time_point connected_at;
         std::string got;
     };
@@ -302,9 +309,12 @@ TEST_CASE("backlog overflow: every connect is served or times out cleanly, none 
                 c.state = Client::kTimedOut;
                 close_with_rst(c.fd);  // an RST also ends a half-open handshake
             }
-            if (c.state == Client::kConnecting) fds.push_back({c.fd.get(), POLLOUT, 0});
-            else if (c.state == Client::kWaiting) fds.push_back({c.fd.get(), POLLIN, 0});
-            else continue;
+            if (c.state == Client::kConnecting)
+                fds.push_back({c.fd.get(), POLLOUT, 0});
+            else if (c.state == Client::kWaiting)
+                fds.push_back({c.fd.get(), POLLIN, 0});
+            else
+                continue;
             who.push_back(i);
         }
         if (fds.empty()) break;
@@ -347,9 +357,9 @@ TEST_CASE("backlog overflow: every connect is served or times out cleanly, none 
         unanswered += c.state == Client::kClosedUnanswered;
     }
     INFO(served << " served, " << failed << " refused, " << timed_out << " timed out ("
-                << connect_timeouts << " in connect), " << unanswered
-                << " closed unanswered, in " << std::chrono::duration<double>(took).count()
-                << " s; " << overflows << " listen overflows");
+                << connect_timeouts << " in connect), " << unanswered << " closed unanswered, in "
+                << std::chrono::duration<double>(took).count() << " s; " << overflows
+                << " listen overflows");
     CHECK(overflows > 0);  // the premise: the kernel did overflow the backlog
     CHECK(unanswered == 0);
     CHECK(served + failed + timed_out == kClients);
@@ -544,7 +554,8 @@ TEST_CASE("idle keep-alive: closed after --idle-timeout, busy ones kept, fds bac
             next_busy += 100ms;
         }
         for (size_t i = 0; i < kIdlers; ++i) {
-            if (closed_at[i] == Clock::time_point{} && peek_peer(idlers[i].get()) == Peer::kClosed) {
+            if (closed_at[i] == Clock::time_point{} &&
+                peek_peer(idlers[i].get()) == Peer::kClosed) {
                 closed_at[i] = Clock::now();
                 --open;
             }
@@ -579,7 +590,7 @@ TEST_CASE("idle keep-alive: closed after --idle-timeout, busy ones kept, fds bac
 // server buffers is bounded by that mark plus one reply, whatever is owed;
 // after --write-timeout without progress the connection is closed. A client
 // that starts reading after 2 s, within the write timeout, gets every byte.
-TEST_CASE("never-reading clients: output capped, closed after --write-timeout; late reader whole",
+TEST_CASE("never-reading clients: output capped, cut after --write-timeout, late reader whole",
           "[faults]") {
     auto binary = GENERATE(from_range(all_servers()));
     auto protocol = GENERATE(as<std::string>{}, "frame", "http");
@@ -589,9 +600,9 @@ TEST_CASE("never-reading clients: output capped, closed after --write-timeout; l
     constexpr uint32_t kReply = 1u << 20;
     constexpr auto kWriteTimeout = 3s;
     TempPath stats_path;
-    ServerProcess server(binary, {"--threads", "2", "--protocol", protocol,
-                                  "--output-high-water", std::to_string(kHighWater),
-                                  "--write-timeout", "3s", "--stats-file", stats_path.str()});
+    ServerProcess server(binary, {"--threads", "2", "--protocol", protocol, "--output-high-water",
+                                  std::to_string(kHighWater), "--write-timeout", "3s",
+                                  "--stats-file", stats_path.str()});
     size_t base = settled_fds(server, http);
     long rss_before = server.rss_kb();
     FaultRun run("never_reads", server);
@@ -611,7 +622,8 @@ TEST_CASE("never-reading clients: output capped, closed after --write-timeout; l
     constexpr int kLate = 16;
     auto late = connect_with_buffers(server.port(), 16384, 0);
     std::string batch;
-    for (int i = 0; i < kLate; ++i) batch += request_for(http, uint64_t(500 + i), kReply - uint32_t(i));
+    for (int i = 0; i < kLate; ++i)
+        batch += request_for(http, uint64_t(500 + i), kReply - uint32_t(i));
     send_all(late.get(), batch);
     auto flood_at = Clock::now();
     run.tried(kDeaf + 1);
@@ -679,8 +691,9 @@ TEST_CASE("partial writes: 1 MiB each way through 4 KiB socket buffers, byte-exa
                                            " HTTP/1.1\r\nContent-Length: " + std::to_string(kSize) +
                                            "\r\n\r\n" + std::string(kSize, 'x'));
                 } else {
-                    send_all(fd.get(), frame_request({.id = uint64_t(i), .body_len = kSize,
-                                                      .reply_len = reply}));
+                    send_all(
+                        fd.get(),
+                        frame_request({.id = uint64_t(i), .body_len = kSize, .reply_len = reply}));
                 }
             }
         } catch (const std::exception& e) {

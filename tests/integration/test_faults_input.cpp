@@ -84,7 +84,9 @@ std::string request_line_of(size_t length) {
 }
 
 // One header line of exactly `length` bytes with its CRLF.
-std::string header_of(size_t length) { return cat({"X: ", std::string(length - 5, 'v'), "\r\n"}); }
+std::string header_of(size_t length) {
+    return cat({"X: ", std::string(length - 5, 'v'), "\r\n"});
+}
 
 }  // namespace
 
@@ -178,7 +180,8 @@ TEST_CASE("frames at and past every limit: served, or closed without a reply and
     for (size_t cut : {size_t{20}, size_t{32 + 50}}) {
         INFO("cut at " << cut);
         auto fd = connect_local(server.port());
-        send_all(fd.get(), frame_request({.id = 80, .body_len = 100, .reply_len = 5}).substr(0, cut));
+        send_all(fd.get(),
+                 frame_request({.id = 80, .body_len = 100, .reply_len = 5}).substr(0, cut));
         ::shutdown(fd.get(), SHUT_WR);
         size_t extra = 0;
         CHECK(wait_eof(fd.get(), 3s, extra));
@@ -204,11 +207,11 @@ TEST_CASE("HTTP limits at -1, 0 and +1, control bytes, chunked, garbage: right s
     INFO(binary);
     constexpr size_t kLine = 64, kHeaderBytes = 256, kHeaders = 8;
     TempPath stats_path;
-    ServerProcess server(binary,
-                         {"--threads", "2", "--protocol", "http", "--max-frame",
-                          std::to_string(kMaxFrame), "--max-request-line", std::to_string(kLine),
-                          "--max-header-bytes", std::to_string(kHeaderBytes), "--max-headers",
-                          std::to_string(kHeaders), "--stats-file", stats_path.str()});
+    ServerProcess server(
+        binary, {"--threads", "2", "--protocol", "http", "--max-frame", std::to_string(kMaxFrame),
+                 "--max-request-line", std::to_string(kLine), "--max-header-bytes",
+                 std::to_string(kHeaderBytes), "--max-headers", std::to_string(kHeaders),
+                 "--stats-file", stats_path.str()});
     FaultRun run("http_limits", server);
 
     auto headers = [](size_t n) {
@@ -253,7 +256,8 @@ TEST_CASE("HTTP limits at -1, 0 and +1, control bytes, chunked, garbage: right s
     std::string nul(1, '\0');
     std::vector<Bad> bad = {
         {"request line limit+1", cat({request_line_of(kLine + 1), "\r\n\r\n"}), 414},
-        {"header bytes limit+1", cat({"GET / HTTP/1.1\r\n", header_of(kHeaderBytes + 1), "\r\n"}), 431},
+        {"header bytes limit+1", cat({"GET / HTTP/1.1\r\n", header_of(kHeaderBytes + 1), "\r\n"}),
+         431},
         {"header count limit+1", cat({"GET / HTTP/1.1\r\n", headers(kHeaders + 1), "\r\n"}), 431},
         {"body limit+1", post(kMaxFrame + 1), 413},
         {"size limit+1", http_get(cat({"/?size=", std::to_string(kMaxFrame + 1)})), 413},

@@ -40,7 +40,8 @@ TEST_CASE("1500 concurrent connections held open on every pattern, each answered
     for (int round = 0; round < 2; ++round) {
         for (size_t i = 0; i < kConns; ++i) {
             uint64_t id = round * kConns + i;
-            send_all(conns[i].get(), frame_request({.id = id, .body_len = uint32_t(i % 97),
+            send_all(conns[i].get(), frame_request({.id = id,
+                                                    .body_len = uint32_t(i % 97),
                                                     .reply_len = uint32_t(64 + i % 100)}));
         }
         size_t verified = 0;
@@ -104,8 +105,10 @@ Steady drive(uint16_t port, bool http, uint64_t client, const std::atomic<bool>&
                     break;
                 }
             } else {
-                send_all(fd.get(), frame_request({.id = id, .body_len = size / 3, .reply_len = size,
-                                                  .sleep_us = sleep_us}));
+                send_all(
+                    fd.get(),
+                    frame_request(
+                        {.id = id, .body_len = size / 3, .reply_len = size, .sleep_us = sleep_us}));
                 auto problem = read_verified_reply(fd.get(), id, size, 10s);
                 if (problem) {
                     if (*problem != "short reply header (0 bytes)") s.problem = *problem;
@@ -141,16 +144,18 @@ TEST_CASE("SIGTERM under load: requests in flight complete, exit 0 within the de
     std::vector<Steady> steady(kSteady);
     std::vector<std::thread> threads;
     for (int c = 0; c < kSteady; ++c)
-        threads.emplace_back([&, c] { steady[size_t(c)] = drive(server.port(), http, uint64_t(c), stop); });
+        threads.emplace_back(
+            [&, c] { steady[size_t(c)] = drive(server.port(), http, uint64_t(c), stop); });
 
     // Slow requests, in flight when the signal comes.
     std::vector<pb::UniqueFd> slow;
     std::this_thread::sleep_for(300ms);
     for (int c = 0; c < kSlowClients; ++c) {
         slow.push_back(connect_local(server.port()));
-        send_all(slow.back().get(),
-                 http ? http_get("/slow?size=777&sleep_us=" + std::to_string(kSlowUs))
-                      : frame_request({.id = uint64_t(900 + c), .reply_len = 777, .sleep_us = kSlowUs}));
+        send_all(
+            slow.back().get(),
+            http ? http_get("/slow?size=777&sleep_us=" + std::to_string(kSlowUs))
+                 : frame_request({.id = uint64_t(900 + c), .reply_len = 777, .sleep_us = kSlowUs}));
     }
     // In flight means accepted: a connection still in the listen backlog at
     // the signal is reset, never read (see blocking_conn.hpp stop_accepting),
@@ -166,11 +171,11 @@ TEST_CASE("SIGTERM under load: requests in flight complete, exit 0 within the de
         if (http) {
             auto resp = read_http_response(slow[size_t(c)].get(), 5s);
             slow_ok += resp.complete && resp.status == 200 && resp.body.size() == 777;
-            slow_report += " " + std::to_string(resp.status);
+            slow_report.append(" ").append(std::to_string(resp.status));
         } else {
             auto problem = read_verified_reply(slow[size_t(c)].get(), uint64_t(900 + c), 777, 5s);
             slow_ok += !problem;
-            slow_report += " [" + problem.value_or("answered") + "]";
+            slow_report.append(" [").append(problem.value_or("answered")).append("]");
         }
         CHECK(wait_closed(slow[size_t(c)].get(), 2s));
     }

@@ -41,7 +41,9 @@ TempPath::TempPath() {
     path_ = tmpl;
 }
 
-TempPath::~TempPath() { ::unlink(path_.c_str()); }
+TempPath::~TempPath() {
+    ::unlink(path_.c_str());
+}
 
 namespace {
 
@@ -66,7 +68,9 @@ int64_t Stats::total(const std::string& key) const {
     return at == std::string::npos ? -1 : number_after(text, at, key);
 }
 
-int64_t Stats::peak_threads() const { return number_after(text, 0, "peak_threads"); }
+int64_t Stats::peak_threads() const {
+    return number_after(text, 0, "peak_threads");
+}
 
 Stats read_stats(const std::string& path) {
     std::ifstream f(path);
@@ -199,15 +203,17 @@ PeakSampler::PeakSampler(const ServerProcess& server) : server_(server) {
     });
 }
 
-PeakSampler::~PeakSampler() { stop(); }
+PeakSampler::~PeakSampler() {
+    stop();
+}
 
 void PeakSampler::stop() {
     stop_.store(true);
     if (thread_.joinable()) thread_.join();
 }
 
-void record_figure(const std::string& test_case, const std::string& server,
-                   const std::string& what, double value) {
+void record_figure(const std::string& test_case, const std::string& server, const std::string& what,
+                   double value) {
     const char* path = std::getenv("PB_FAULT_FIGURES");
     if (!path || !*path) return;
     static std::mutex mutex;  // client threads of one test may record at once
@@ -219,7 +225,9 @@ void record_figure(const std::string& test_case, const std::string& server,
 FaultRun::FaultRun(std::string test_case, const ServerProcess& server)
     : test_case_(std::move(test_case)), sampler_(server) {}
 
-void FaultRun::stop(ServerProcess& server) { finish(server, server.stop()); }
+void FaultRun::stop(ServerProcess& server) {
+    finish(server, server.stop());
+}
 
 void FaultRun::finish(ServerProcess& server, int exit_code) {
     sampler_.stop();

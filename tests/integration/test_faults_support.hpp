@@ -84,8 +84,7 @@ void close_with_rst(pb::UniqueFd& fd);
 bool wait_eof(int fd, std::chrono::milliseconds timeout, size_t& extra);
 
 // One frame round trip on `fd`, body and reply of `size` bytes, verified.
-bool round_trip(int fd, uint64_t id, uint32_t size = 64,
-                std::chrono::milliseconds timeout = 5s);
+bool round_trip(int fd, uint64_t id, uint32_t size = 64, std::chrono::milliseconds timeout = 5s);
 // A fresh connection, one round trip in the given protocol.
 bool serves_frame(uint16_t port, uint64_t id);
 bool serves_http(uint16_t port);
@@ -139,7 +138,7 @@ private:
 
 // Appends one measured figure to the file named by $PB_FAULT_FIGURES (if set):
 // "case<TAB>server<TAB>what<TAB>value". tests/README.md tabulates a run of it.
-void record_figure(const std::string& test_case, const std::string& server,
-                   const std::string& what, double value);
+void record_figure(const std::string& test_case, const std::string& server, const std::string& what,
+                   double value);
 
 }  // namespace pbtest::faults

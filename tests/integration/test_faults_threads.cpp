@@ -44,14 +44,15 @@ enum class Outcome { kAnswered, kRefused, kBroken };
 Outcome ask(int fd, uint64_t id, uint32_t reply, uint32_t sleep_us,
             std::chrono::milliseconds timeout = 5s) {
     try {
-        send_all(fd, frame_request({.id = id, .body_len = 16, .reply_len = reply,
-                                    .sleep_us = sleep_us}));
+        send_all(fd, frame_request(
+                         {.id = id, .body_len = 16, .reply_len = reply, .sleep_us = sleep_us}));
     } catch (const std::exception&) {
         return Outcome::kRefused;  // reset before we finished sending
     }
     auto problem = read_verified_reply(fd, id, reply, timeout);
     if (!problem) return Outcome::kAnswered;
-    if (*problem == "short reply header (0 bytes)" && wait_closed(fd, 100ms)) return Outcome::kRefused;
+    if (*problem == "short reply header (0 bytes)" && wait_closed(fd, 100ms))
+        return Outcome::kRefused;
     UNSCOPED_INFO("id " << id << ": " << *problem);
     return Outcome::kBroken;
 }
@@ -98,8 +99,8 @@ TEST_CASE("thread-per-conn: --max-threads holds under a burst, the rest are clos
     constexpr size_t kCap = 16;
     constexpr int kClients = 64;
     TempPath stats_path;
-    ServerProcess server("server-thread-per-conn", {"--max-threads", std::to_string(kCap),
-                                                    "--stats-file", stats_path.str()});
+    ServerProcess server("server-thread-per-conn",
+                         {"--max-threads", std::to_string(kCap), "--stats-file", stats_path.str()});
     size_t base = resting_threads(server);
     FaultRun run("thread_cap", server);
 
@@ -142,10 +143,10 @@ TEST_CASE("worker-queue: slow workers, more clients than workers + queue, a conn
     constexpr int kDepth = 4;
     constexpr int kPipelined = 3;
     TempPath stats_path;
-    ServerProcess server("server-worker-queue",
-                         {"--threads", "2", "--queue-depth", std::to_string(kDepth),
-                          "--max-connections", std::to_string(kCap), "--stats-file",
-                          stats_path.str()});
+    ServerProcess server(
+        "server-worker-queue",
+        {"--threads", "2", "--queue-depth", std::to_string(kDepth), "--max-connections",
+         std::to_string(kCap), "--stats-file", stats_path.str()});
     FaultRun run("worker_queue_full", server);
 
     // Connected one after another, so the server accepts them in order and
@@ -163,8 +164,10 @@ TEST_CASE("worker-queue: slow workers, more clients than workers + queue, a conn
     for (int c = 0; c < kCap; ++c) {
         std::string batch;
         for (int i = 0; i < kPipelined; ++i)
-            batch += frame_request({.id = uint64_t(c * 10 + i), .body_len = uint32_t(c),
-                                    .reply_len = uint32_t(100 + c + i), .sleep_us = 10'000});
+            batch += frame_request({.id = uint64_t(c * 10 + i),
+                                    .body_len = uint32_t(c),
+                                    .reply_len = uint32_t(100 + c + i),
+                                    .sleep_us = 10'000});
         send_all(conns[size_t(c)].get(), batch);
     }
     int answered = 0;
