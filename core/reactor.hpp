@@ -87,9 +87,10 @@ public:
     void retry_dispatch();
 
     // Stops accepting, lets requests in flight finish (a request whose bytes
-    // are still arriving gets to complete), closes every connection once its
-    // output is sent, then calls `on_drained` (also after --shutdown-timeout,
-    // closing whatever is left).
+    // are still arriving, or already wait unread in its socket, gets to
+    // complete; connections still in the listen backlog are not accepted),
+    // closes every connection once its output is sent, then calls
+    // `on_drained` (also after --shutdown-timeout, closing whatever is left).
     void begin_shutdown(std::function<void()> on_drained);
 
     size_t connection_count() const { return open_; }
