@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -124,6 +125,17 @@ std::optional<std::string> read_verified_reply(int fd, uint64_t id, uint32_t rep
             return "payload byte " + std::to_string(i) + " wrong";
     }
     return std::nullopt;
+}
+
+std::string capture_output(const std::string& command) {
+    std::string out;
+    FILE* p = ::popen(command.c_str(), "r");
+    if (!p) return out;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    ::pclose(p);
+    return out;
 }
 
 HttpResponse read_http_response(int fd, std::chrono::milliseconds timeout) {

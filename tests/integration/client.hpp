@@ -48,6 +48,9 @@ struct HttpResponse {
     std::string body;
     bool complete = false;
 };
+// Runs a shell command (curl, wrk, the loadgen CLI) and returns its stdout.
+std::string capture_output(const std::string& command);
+
 // Reads one response with a Content-Length body.
 HttpResponse read_http_response(int fd, std::chrono::milliseconds timeout = 5s);
 

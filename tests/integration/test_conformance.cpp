@@ -49,16 +49,6 @@ std::string patched(std::string s, size_t at, std::string_view bytes) {
     return s;
 }
 
-std::string run_command(const std::string& cmd) {
-    std::string out;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p) return out;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    ::pclose(p);
-    return out;
-}
 
 }  // namespace
 
@@ -182,11 +172,11 @@ TEST_CASE("curl gets Hello, World! in every HTTP flavour", "[conformance][thread
     auto binary = GENERATE(from_range(all_servers()));
     ServerProcess server(binary, {"--protocol", "http"});
     std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/";
-    CHECK(run_command("curl -s --max-time 5 " + url) == "Hello, World!");
-    CHECK(run_command("curl -s --max-time 5 --http1.0 " + url) == "Hello, World!");
+    CHECK(capture_output("curl -s --max-time 5 " + url) == "Hello, World!");
+    CHECK(capture_output("curl -s --max-time 5 --http1.0 " + url) == "Hello, World!");
     // Two URLs on one command line reuse the keep-alive connection.
-    CHECK(run_command("curl -s --max-time 5 " + url + " " + url) == "Hello, World!Hello, World!");
-    CHECK(run_command("curl -s --max-time 5 -o /dev/null -w '%{http_code} %{size_download}' '" +
+    CHECK(capture_output("curl -s --max-time 5 " + url + " " + url) == "Hello, World!Hello, World!");
+    CHECK(capture_output("curl -s --max-time 5 -o /dev/null -w '%{http_code} %{size_download}' '" +
                       url + "?size=100000'") == "200 100000");
     stop_cleanly(server);
 }

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "client.hpp"
 #include "frame.hpp"
 #include "loadgen.hpp"
 #include "reply_parser.hpp"
@@ -160,17 +161,6 @@ int run_binary(const std::string& path, const std::vector<std::string>& args) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-// Runs a shell command and returns its stdout.
-std::string capture(const std::string& command) {
-    std::string out;
-    FILE* p = ::popen(command.c_str(), "r");
-    if (!p) return out;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    ::pclose(p);
-    return out;
-}
 
 }  // namespace
 
@@ -552,7 +542,7 @@ TEST_CASE("the JSON record round-trips and merges exactly", "[integration][loadg
 }
 
 TEST_CASE("loadgen and wrk agree on throughput within 15%", "[integration][loadgen][wrk]") {
-    if (capture("command -v wrk").empty())
+    if (pbtest::capture_output("command -v wrk").empty())
         FAIL("wrk is not installed (tools/install-deps installs it)");
     pbtest::ServerProcess server("server-single", {"--protocol", "http"});
     // A 200 us sleep per request makes the server the bottleneck without using
@@ -562,7 +552,7 @@ TEST_CASE("loadgen and wrk agree on throughput within 15%", "[integration][loadg
     // writes at once; bench/loadgen_vs_wrk.sh measures that.)
     std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/?sleep_us=200";
     auto wrk = [&] {
-        std::string out = capture("wrk -t1 -c16 -d1s " + url + " 2>&1");
+        std::string out = pbtest::capture_output("wrk -t1 -c16 -d1s " + url + " 2>&1");
         // std::regex is avoided on purpose: GCC 12 warns inside it under ASan.
         auto at = out.find("Requests/sec:");
         return at == std::string::npos ? 0.0 : std::strtod(out.c_str() + at + 13, nullptr);
