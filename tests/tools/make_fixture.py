@@ -56,12 +56,31 @@ def draw(rng, n, median, sigma=0.25, tail_fraction=0.0, tail_us=0.0, tail_sigma=
     return out
 
 
+MAX_LATENESS_US = 1000
+
+
+def verdict_of(gen_busy, offered, achieved, lateness_p99):
+    """The loadgen's verdict rules (loadgen/README.md): busy first, then late, then saturated."""
+    if gen_busy > 0.90:
+        return "generator-busy", f"a generator thread was {100 * gen_busy:.0f}% busy (> 90%)"
+    if offered and lateness_p99 > MAX_LATENESS_US:
+        return "generator-late", f"p99 send lateness {lateness_p99} us over the {MAX_LATENESS_US} us bound"
+    if offered and achieved < 0.99 * offered:
+        return "server-saturated", f"achieved {achieved:.0f} req/s, under 99% of the planned {offered}"
+    return "ok", ""
+
+
+VERDICT_CODE = {"ok": 0, "server-saturated": 1, "generator-late": 2, "generator-busy": 3}
+
+
 def loadgen_record(samples, rps, conns, *, errors=0, offered=None, nodelay=True, write_mode="single",
-                   quickack=False, segs=(1.0, 1.0), connect_per_request=False, request_size=64, split_at=0):
+                   quickack=False, segs=(1.0, 1.0), connect_per_request=False, request_size=64, split_at=0,
+                   gen_busy=0.3, lateness_p99=250, unsent=0, up=None, bringup_s=0.02, recv_delay=None):
     requests = len(samples)
     lat = latency_object(samples)
+    kind, reason = verdict_of(gen_busy, offered, rps, lateness_p99)
     rec = {
-        "schema": "patternbench-loadgen", "schema_version": 1, "tool": "loadgen",
+        "schema": "patternbench-loadgen", "schema_version": 2, "tool": "loadgen",
         "started_at": "2025-01-15T10:00:00Z", "runs": 1,
         "host": {"hostname": "fixture", "kernel": "Linux 6.1.0", "cpu_model": "Fixture CPU", "cpus": 2},
         "config": {"target": "127.0.0.1:40000", "connections": conns, "threads": 1, "duration": "2s",
@@ -82,11 +101,21 @@ def loadgen_record(samples, rps, conns, *, errors=0, offered=None, nodelay=True,
         "tcp_info": {"segs_out": round(segs[0] * requests), "segs_in": round(segs[1] * requests),
                      "retransmits": 0, "connections": conns,
                      "segs_out_per_request": segs[0], "segs_in_per_request": segs[1]},
+        "generator": {"cpu_seconds": round(2 * gen_busy, 3), "max_thread_busy": gen_busy,
+                      "saturated": gen_busy > 0.95, "bound": gen_busy > 0.90},
+        "verdict": {"kind": kind, "reason": reason},
     }
+    if recv_delay:
+        rec["generator"]["recv_delay_us"] = latency_object(recv_delay)
+    if not connect_per_request:
+        up = conns if up is None else up
+        rec["bringup"] = {"connections": conns, "up": up, "seconds": bringup_s, "complete": up == conns}
     if offered:
         rec["open_loop"] = {"target_rps": offered, "achieved_rps": rps, "arrival": "uniform",
-                            "unsent": 0, "could_not_keep_up": False, "reason": "",
-                            "max_lateness_us": 1000}
+                            "unsent": unsent, "unsent_recorded": True, "could_not_keep_up": kind != "ok",
+                            "reason": reason, "max_lateness_us": MAX_LATENESS_US,
+                            "lateness_us": {"count": requests, "p50": lateness_p99 // 5, "p99": lateness_p99,
+                                            "max": lateness_p99 * 2}}
     return rec
 
 
@@ -108,6 +137,29 @@ def server_threads(pattern, conns, requests, accepts_split=None):
     raise ValueError(pattern)
 
 
+def window_threads(pattern, threads, churn, even=False):
+    """server.window.per_thread: the window's deltas. Keep-alive connections came up
+    before the window (bring-up), so only churn accepts inside it. Thread-per-conn's
+    connection threads are one summed entry. even: the window's requests split evenly
+    (the lifetime's warm-up skew left out)."""
+    out = []
+    conn = [t for t in threads if t["role"] == "connection"]
+    rest = [t for t in threads if t["role"] != "connection"]
+    for i, t in enumerate(rest):
+        out.append({"id": i, "role": t["role"], "requests": t["requests"],
+                    "accepted": t["accepted"] if churn else 0})
+    if conn:
+        out.append({"id": len(rest), "role": "connection", "requests": sum(t["requests"] for t in conn),
+                    "accepted": 0})
+    if even:
+        total = sum(t["requests"] for t in out)
+        workers = [t for t in out if t["requests"] > 0]
+        for t in workers:
+            t["requests"] = total // len(workers)
+        workers[0]["requests"] += total - sum(t["requests"] for t in workers)
+    return out
+
+
 def jain(xs):
     s = sum(xs)
     q = sum(x * x for x in xs)
@@ -115,10 +167,13 @@ def jain(xs):
 
 
 def fairness(threads, key):
+    """The harness's rule: only roles that do the work; absent below two threads."""
     roles = {t["role"] for t in threads if t[key] > 0}
     xs = [t[key] for t in threads if t["role"] in roles]
+    if len(xs) < 2:
+        return None, None
     j = jain(xs)
-    mm = max(xs) / min(xs) if xs and min(xs) > 0 else None
+    mm = max(xs) / min(xs) if min(xs) > 0 else None
     return round(j, 4) if j else None, round(mm, 4) if mm else None
 
 
@@ -128,13 +183,18 @@ class Builder:
         self.rng = random.Random(20250115)
         self.cases = []
 
-    def add(self, info, samples, rps, *, server=None, extra_counters=None, errors=0, loadgen_kw=None):
+    def add(self, info, samples, rps, *, server=None, extra_counters=None, errors=0, loadgen_kw=None,
+            foreign=(0.008, 0.0), snapshot_delay=(62, 71)):
         kw = dict(loadgen_kw or {})
+        kw.setdefault("recv_delay", draw(self.rng, 200, 9, sigma=0.4, tail_fraction=0.02, tail_us=120))
         lg = loadgen_record(samples, rps, info["connections"], errors=errors,
                             offered=info.get("offered_rps"), **kw)
         lat = lg["latency_us"]
+        kind = lg["verdict"]["kind"]
         counters = {"rps": rps, "p50_us": lat["p50"], "p99_us": lat["p99"], "p999_us": lat["p99.9"],
-                    "errors": errors}
+                    "errors": errors, "generator_bound": 1 if lg["generator"]["bound"] else 0,
+                    "gen_busy": lg["generator"]["max_thread_busy"], "foreign_cpu": foreign[0],
+                    "verdict_code": VERDICT_CODE[kind]}
         if info.get("offered_rps"):
             counters["offered_rps"] = info["offered_rps"]
         if server:
@@ -144,25 +204,41 @@ class Builder:
                 "vcsw_per_req": round(server["vcsw"] / req, 4),
                 "ivcsw_per_req": round(server["ivcsw"] / req, 4),
                 "peak_rss_kb": server["peak_rss_kb"], "peak_threads": server["peak_threads"]})
-            ts = server["stats"]["threads"]
+            ts = server["window"]["per_thread"]
             counters["jain_requests"], counters["maxmin_requests"] = fairness(ts, "requests")
             counters["jain_accepts"], counters["maxmin_accepts"] = fairness(ts, "accepted")
             counters = {k: v for k, v in counters.items() if v is not None}
         counters.update(extra_counters or {})
+        window_s = 2.0
+        measurement = {
+            "snapshot_delay_us": list(snapshot_delay), "harness_cost_us": [118, 131],
+            "connections_up": lg.get("bringup", {}).get("up", info["connections"]),
+            "connections": info["connections"],
+            "foreign": {"cpu_s": round(foreign[0] * window_s, 4), "cpus": foreign[0], "steal_s": foreign[1],
+                        "irq_s": 0.002, "flag": foreign[0] > 0.05,
+                        "note": "CPU time of the run's CPUs not used by the server, generator or harness"}}
         base = {"id": None, "name": None, "kind": None, "pattern": None, "protocol": "frame",
                 "workload": None, "connections": None, "offered_rps": None,
                 "client_nodelay": True, "server_nodelay": True, "write_pattern": "single",
                 "quickack": False}
         base.update(info)
-        self.cases.append({"schema": "patternbench.case/1", "case": base, "counters": counters,
+        self.cases.append({"schema": "patternbench.case/2", "case": base, "counters": counters,
+                           "verdict": dict(lg["verdict"]), "measurement": measurement,
                            "loadgen": lg, "server": server})
 
-    def server(self, pattern, conns, requests, cpu_per_req, vcsw, ivcsw, rss, threads, accepts=None):
+    def server(self, pattern, conns, requests, cpu_per_req, vcsw, ivcsw, rss, threads, accepts=None,
+               churn=False, source="server-snapshot", even_window=False):
+        lifetime = server_threads(pattern, conns, requests, accepts)
         stats = {"schema": "patternbench.server-stats/1", "pattern": pattern, "protocol": "frame",
-                 "peak_threads": threads, "wall_seconds": 2.5,
-                 "threads": server_threads(pattern, conns, requests, accepts)}
+                 "peak_threads": threads, "wall_seconds": 2.5, "threads": lifetime}
+        per_thread = window_threads(pattern, lifetime, churn, even_window)
+        window = {"seconds": 2.0, "cpu_us": round(cpu_per_req * requests, 1), "vcsw": round(vcsw * requests),
+                  "ivcsw": round(ivcsw * requests), "requests": requests,
+                  "accepted": sum(t["accepted"] for t in per_thread), "per_thread": per_thread,
+                  "source": source}
         return {"stats": stats, "cpu_us": round(cpu_per_req * requests), "vcsw": round(vcsw * requests),
-                "ivcsw": round(ivcsw * requests), "peak_rss_kb": rss, "peak_threads": threads}
+                "ivcsw": round(ivcsw * requests), "peak_rss_kb": rss, "peak_threads": threads,
+                "accounting": "window", "window": window}
 
     def write(self):
         if os.path.isdir(self.out):
@@ -244,13 +320,17 @@ def build(out):
     N = 1500
 
     def matrix(pattern, workload, conns, rps, median, *, tail=0.0, tail_us=0.0, cpu=5.0, vcsw=0.05,
-               ivcsw=0.01, rss=3000, threads=1, errors=0, accepts=None, cpr=False):
+               ivcsw=0.01, rss=3000, threads=1, errors=0, accepts=None, cpr=False, gen_busy=0.6,
+               foreign=(0.008, 0.0), up=None, source="server-snapshot", even_window=False):
         samples = draw(rng, N, median, tail_fraction=tail, tail_us=tail_us)
-        srv = b.server(pattern, conns, len(samples), cpu, vcsw, ivcsw, rss, threads, accepts)
+        srv = b.server(pattern, conns, len(samples), cpu, vcsw, ivcsw, rss, threads, accepts, churn=cpr,
+                       source=source, even_window=even_window)
         cid = f"matrix-{pattern}-frame-{workload}-c{conns}"
         b.add({"id": cid, "name": f"matrix/{pattern}/frame/{workload}/c{conns}", "kind": "matrix",
                "pattern": pattern, "workload": workload, "connections": conns},
-              samples, rps, server=srv, errors=errors, loadgen_kw={"connect_per_request": cpr})
+              samples, rps, server=srv, errors=errors, foreign=foreign,
+              loadgen_kw={"connect_per_request": cpr, "gen_busy": gen_busy, "up": up,
+                          "bringup_s": 10.0 if up is not None and up < conns else 0.02 + conns / 4000})
 
     # tiny: reuseport scales with connections, single saturates its one loop.
     matrix("single", "tiny", 1, 45210.0, 21, cpu=9.1, vcsw=0.9, ivcsw=0.002)
@@ -259,18 +339,22 @@ def build(out):
            accepts=(1, 0))
     matrix("single", "tiny", 16, 110400.0, 140, cpu=6.3, vcsw=0.04, ivcsw=0.0)
     matrix("thread-per-conn", "tiny", 16, 70250.0, 220, cpu=11.8, vcsw=0.97, ivcsw=0.21, threads=17, rss=5200)
+    # The fastest at 16 connections, but its generator thread was 97% busy: the rate
+    # is the generator's, and the reading must compare CPU per request instead.
     matrix("reuseport", "tiny", 16, 150800.0, 100, cpu=6.8, vcsw=0.05, ivcsw=0.01, threads=2, rss=3500,
-           accepts=(10, 6))
+           accepts=(10, 6), gen_busy=0.97, even_window=True)
     # blocking-tail: 1% of requests sleep 10 ms. On the single loop everyone waits.
     matrix("single", "blocking-tail", 16, 1480.0, 9500, tail=0.04, tail_us=19500, cpu=7.0, vcsw=0.5)
+    # Something else ran on the CPUs during this window.
     matrix("thread-per-conn", "blocking-tail", 16, 14900.0, 180, tail=0.012, tail_us=10200, cpu=12.1,
-           vcsw=1.1, ivcsw=0.2, threads=17, rss=5200)
+           vcsw=1.1, ivcsw=0.2, threads=17, rss=5200, foreign=(0.12, 0.05))
     matrix("reuseport", "blocking-tail", 16, 2950.0, 4800, tail=0.03, tail_us=14000, cpu=7.2, vcsw=0.5,
            threads=2, rss=3500, accepts=(9, 7))
     # idle-heavy: 64 connections, mostly idle. thread-per-conn pays a thread each.
     matrix("single", "idle-heavy", 64, 3100.0, 60, cpu=8.0, vcsw=0.95, rss=3900)
+    # Four connections never came up within the bring-up timeout; CPU from /proc ticks.
     matrix("thread-per-conn", "idle-heavy", 64, 3050.0, 75, cpu=14.5, vcsw=1.02, ivcsw=0.05, threads=65,
-           rss=71680)
+           rss=71680, up=60, source="proc-stat")
     matrix("reuseport", "idle-heavy", 64, 3095.0, 62, cpu=8.3, vcsw=0.96, threads=2, rss=4100,
            accepts=(40, 24), errors=2)
     # churn: connect per request; the accept path. No thread-per-conn here.
@@ -279,7 +363,11 @@ def build(out):
            accepts=(15000, 11900), cpr=True)
 
     # Open-loop sweep: single's p99 crosses 10x its unloaded p99 after 20k req/s;
-    # reuseport never does within the sweep.
+    # reuseport never does within the sweep. The three verdicts: single at 40k is
+    # saturated (achieved 97%, 1,200 planned requests never sent, sends on time);
+    # reuseport at 20k sent late; reuseport at 40k had its generator thread 96% busy.
+    late = {("reuseport", 20000): 2600}
+    busy = {("reuseport", 40000): 0.96}
     for pattern, curve in [("single", [(5000, 40), (10000, 55), (20000, 120), (40000, 30000)]),
                            ("reuseport", [(5000, 38), (10000, 45), (20000, 60), (40000, 110)])]:
         for offered, median in curve:
@@ -289,7 +377,10 @@ def build(out):
             b.add({"id": f"sweep-{pattern}-frame-tiny-r{offered}",
                    "name": f"sweep/{pattern}/frame/tiny/c16/r{offered}", "kind": "sweep",
                    "pattern": pattern, "workload": "tiny", "connections": 16, "offered_rps": offered},
-                  samples, achieved, server=srv)
+                  samples, achieved, server=srv,
+                  loadgen_kw={"gen_busy": busy.get((pattern, offered), 0.35),
+                              "lateness_p99": late.get((pattern, offered), 240),
+                              "unsent": 1200 if median > 1000 else 0})
 
     # The loopback floor: blocking ping-pong, one connection.
     samples = draw(rng, N, 18, sigma=0.15)
@@ -322,14 +413,16 @@ def build(out):
     nagle(False, True, "writev", False, 31, 0.0, (1.0, 1.0), (1.0, 1.0), 29500.0)
 
     # Nagle's upside: 50 writes of 20 bytes per request.
-    for cnd, segs, rps, median in [(True, 50.0, 9100.0, 105), (False, 3.2, 14200.0, 68)]:
+    # Case schema 2 writes rps and cpu_us_per_req for these (schema 1 left rps at 0).
+    for cnd, segs, rps, median, cpu in [(True, 50.0, 9100.0, 105, 31.5), (False, 3.2, 14200.0, 68, 9.8)]:
         samples = draw(rng, N, median)
         onoff = "on" if cnd else "off"
         b.add({"id": f"nagle-upside-c{onoff}", "name": f"nagle-upside/single/frame/c_nodelay={onoff}",
                "kind": "nagle-upside", "pattern": "single", "workload": "many-small-writes",
                "connections": 1, "client_nodelay": cnd, "write_pattern": "split"},
               samples, rps, extra_counters={"segs_out_per_req": segs, "segs_in_per_req": 1.0,
-                                            "srv_segs_out_per_req": 1.0, "srv_segs_in_per_req": segs},
+                                            "srv_segs_out_per_req": 1.0, "srv_segs_in_per_req": segs,
+                                            "cpu_us_per_req": cpu},
               loadgen_kw={"nodelay": cnd, "write_mode": "split", "segs": (segs, 1.0)})
     b.write()
 

@@ -34,7 +34,14 @@ COUNTER_NAMES = [
     "maxmin_requests", "jain_accepts", "maxmin_accepts", "errors", "offered_rps",
     "stalls", "stall_fraction", "segs_out_per_req", "segs_in_per_req",
     "srv_segs_out_per_req", "srv_segs_in_per_req",
+    # Conditions of the measurement (case schema 2), not properties of the server.
+    "generator_bound", "gen_busy", "foreign_cpu", "verdict_code",
 ]
+
+# Verdicts of a case (results/README.md), in the loadgen's precedence order after "ok".
+VERDICTS = ["ok", "server-saturated", "generator-late", "generator-busy"]
+# counters.verdict_code -> verdict kind.
+VERDICT_CODES = {0: "ok", 1: "server-saturated", 2: "generator-late", 3: "generator-busy"}
 
 # Google Benchmark appends these to a benchmark's name; the case name is the name
 # without them.
@@ -102,17 +109,19 @@ def as_bool(value) -> bool | None:
 
 def jain(values) -> float | None:
     """Jain's fairness index (sum x)^2 / (n * sum x^2): 1 when every thread did the
-    same work, 1/n when one thread did all of it."""
+    same work, 1/n when one thread did all of it. None for fewer than two threads:
+    over one value the index is 1 by construction and says nothing."""
     xs = [float(v) for v in values if v is not None]
     sq = sum(x * x for x in xs)
-    if not xs or sq == 0:
+    if len(xs) < 2 or sq == 0:
         return None
     return sum(xs) ** 2 / (len(xs) * sq)
 
 
 def maxmin(values) -> float | None:
+    """Busiest over idlest; None for fewer than two threads (1 by construction)."""
     xs = [float(v) for v in values if v is not None]
-    if not xs or max(xs) == 0:
+    if len(xs) < 2 or max(xs) == 0:
         return None
     return math.inf if min(xs) == 0 else max(xs) / min(xs)
 
@@ -136,6 +145,9 @@ class Case:
     server: dict | None = None
     source: str = ""
     extra: dict = field(default_factory=dict)  # unknown "case" fields, kept for labels
+    schema: str = ""
+    verdict_obj: dict | None = None  # the case file's top-level "verdict" (schema 2)
+    measurement: dict | None = None  # the case file's "measurement" (schema 2)
 
     def c(self, name: str) -> float | None:
         """A counter, None when absent. max/min ratios may be infinite (an idle
@@ -167,8 +179,119 @@ class Case:
         return h
 
     def threads(self) -> list[dict]:
-        ts = dig(self.server, "stats", "threads")
+        """Per-thread counters: the measured window's deltas (server.window.per_thread)
+        when the harness took snapshots, else the server's lifetime stats (warm-up,
+        bring-up and drain included)."""
+        ts = dig(self.server, "window", "per_thread")
+        if not (isinstance(ts, list) and ts):
+            ts = dig(self.server, "stats", "threads")
         return [t for t in ts if isinstance(t, dict)] if isinstance(ts, list) else []
+
+    def threads_source(self) -> str:
+        ts = dig(self.server, "window", "per_thread")
+        return "window" if isinstance(ts, list) and ts else ("lifetime" if self.threads() else "")
+
+    def fairness(self, counter: str) -> tuple[float | None, bool]:
+        """(value, not_applicable) for jain_* / maxmin_*. Not applicable when fewer than
+        two threads do that work: the harness then leaves the counter out (schema 2),
+        and an older harness wrote a meaningless 1 that is ignored here."""
+        key = "accepted" if counter.endswith("accepts") else "requests"
+        threads = self.threads()
+        if threads and len(thread_values(threads, key)) < 2:
+            return None, True
+        v = self.c(counter)
+        if v is None and self.schema_version >= 2:
+            return None, True
+        return v, False
+
+    @property
+    def schema_version(self) -> int:
+        m = re.search(r"/(\d+)$", self.schema or "")
+        return int(m.group(1)) if m else 1
+
+    # --- how trustworthy the numbers are (results/README.md, "Verdicts") ---
+
+    def verdict(self) -> tuple[str, str]:
+        """(kind, reason): "ok", "server-saturated", "generator-late" or "generator-busy".
+
+        From the case file's verdict (schema 2), its verdict_code counter, the loadgen's
+        own verdict, and for older files derived from the loadgen record with the
+        loadgen's rules: generator busy, then sends late, then achieved < 99% of plan."""
+        for obj in (self.verdict_obj, dig(self.loadgen, "verdict")):
+            kind = dig(obj, "kind")
+            if kind in VERDICTS:
+                return kind, str(dig(obj, "reason") or "")
+        code = self.c("verdict_code")
+        if code is not None and int(code) in VERDICT_CODES:
+            return VERDICT_CODES[int(code)], ""
+        lg = self.loadgen or {}
+        gen = lg.get("generator") if isinstance(lg.get("generator"), dict) else {}
+        ol = lg.get("open_loop") if isinstance(lg.get("open_loop"), dict) else None
+        busy = num(gen.get("max_thread_busy"))
+        if as_bool(gen.get("bound")) or as_bool(gen.get("saturated")):
+            return "generator-busy", (f"a generator thread was {100 * busy:.0f}% busy" if busy is not None
+                                      else "a generator thread was busy")
+        if ol is None:
+            return "ok", ""
+        late, bound = num(dig(ol, "lateness_us", "p99")), num(ol.get("max_lateness_us"))
+        if late is not None and bound is not None and late > bound:
+            return "generator-late", f"p99 send lateness {late:.0f} us over the {bound:.0f} us bound"
+        target, achieved = num(ol.get("target_rps")), num(ol.get("achieved_rps"))
+        if target and achieved is not None and achieved < 0.99 * target:
+            return "server-saturated", f"achieved {achieved:.0f} req/s, under 99% of the planned {target:.0f}"
+        return "ok", ""
+
+    @property
+    def generator_bound(self) -> bool:
+        """A load-generator thread was busy for (nearly) the whole window: the rate and
+        the latencies describe the generator as much as the server."""
+        gb = self.c("generator_bound")
+        if gb is not None:
+            return gb >= 1
+        if as_bool(dig(self.loadgen, "generator", "bound")):
+            return True
+        return self.verdict()[0] == "generator-busy"
+
+    def gen_busy(self) -> float | None:
+        v = self.c("gen_busy")
+        return v if v is not None else num(dig(self.loadgen, "generator", "max_thread_busy"))
+
+    @property
+    def unsent(self) -> float | None:
+        """Planned requests of an open-loop window that never went out."""
+        return num(dig(self.loadgen, "open_loop", "unsent"))
+
+    @property
+    def latency_is_lower_bound(self) -> bool:
+        """Overload: requests that were never sent are in the histogram at the time they
+        had waited when the run ended (or, in older records, not at all), so every
+        percentile is a lower bound."""
+        return (self.unsent or 0) > 0
+
+    def foreign(self) -> dict | None:
+        f = dig(self.measurement, "foreign")
+        return f if isinstance(f, dict) else None
+
+    @property
+    def foreign_load(self) -> bool:
+        """Other work (not the server, generator or harness) used more than 5% of a CPU
+        over the window."""
+        f = self.foreign()
+        if f is not None and as_bool(f.get("flag")) is not None:
+            return bool(as_bool(f.get("flag")))
+        cpus = num(dig(f, "cpus"))
+        if cpus is None:
+            cpus = self.c("foreign_cpu")
+        return cpus is not None and cpus > 0.05
+
+    def bringup(self) -> dict | None:
+        b = dig(self.loadgen, "bringup")
+        return b if isinstance(b, dict) else None
+
+    @property
+    def bringup_incomplete(self) -> bool:
+        b = self.bringup()
+        return b is not None and as_bool(b.get("complete")) is False
 
     @property
     def nagle_label(self) -> str:
@@ -274,6 +397,16 @@ def _fill_counters(case: Case) -> None:
         if num(c.get(name)) is None and value is not None:
             c[name] = value
 
+    # A closed-loop record whose window replies were never counted (the Nagle's-upside
+    # client of case schema 1 left window_replies at 0) has rps 0 with every request
+    # answered: that 0 is a missing number, not a measurement.
+    requests = num(lg.get("requests"))
+    if (num(c.get("rps")) == 0 and requests and lg.get("mode") == "closed"
+            and num(lg.get("window_replies")) == 0 and not num(lg.get("throughput_rps"))):
+        del c["rps"]
+        dur = num(lg.get("duration_s"))
+        put("rps", requests / dur if dur else None)
+        case.extra["rps_derived"] = "loadgen requests / duration_s (window_replies was not counted)"
     put("rps", num(lg.get("throughput_rps")))
     put("p50_us", num(dig(lg, "latency_us", "p50")))
     put("p99_us", num(dig(lg, "latency_us", "p99")))
@@ -284,12 +417,21 @@ def _fill_counters(case: Case) -> None:
         if total is None:
             total = sum(num(v) or 0 for v in errs.values())
         put("errors", total)
-    requests = num(lg.get("requests"))
     if requests:
         for counter, key in (("cpu_us_per_req", "cpu_us"), ("vcsw_per_req", "vcsw"),
                              ("ivcsw_per_req", "ivcsw")):
             v = num(srv.get(key))
             put(counter, None if v is None else v / requests)
+    # The window's own figures: its exact request count (schema 2) or rate x length.
+    win = srv.get("window") if isinstance(srv.get("window"), dict) else {}
+    win_req = num(win.get("requests")) or num(win.get("requests_estimated"))
+    if not win_req and num(c.get("rps")) and num(win.get("seconds")):
+        win_req = num(c.get("rps")) * num(win.get("seconds"))
+    if win_req:
+        for counter, key in (("cpu_us_per_req", "cpu_us"), ("vcsw_per_req", "vcsw"),
+                             ("ivcsw_per_req", "ivcsw")):
+            v = num(win.get(key))
+            put(counter, None if v is None else v / win_req)
     put("peak_rss_kb", num(srv.get("peak_rss_kb")))
     put("peak_threads", num(srv.get("peak_threads")) or num(dig(srv, "stats", "peak_threads")))
     put("segs_out_per_req", num(dig(lg, "tcp_info", "segs_out_per_request")))
@@ -298,7 +440,9 @@ def _fill_counters(case: Case) -> None:
         case.offered_rps = num(c.get("offered_rps")) or num(dig(lg, "open_loop", "target_rps"))
     put("offered_rps", case.offered_rps)
     threads = case.threads()
-    if threads:
+    if threads and case.schema_version < 2:
+        # Schema 2 harnesses compute these over the window and leave them out when
+        # fewer than two threads do the work; only older files need them derived.
         req = thread_values(threads, "requests")
         acc = thread_values(threads, "accepted")
         put("jain_requests", jain(req))
@@ -344,6 +488,9 @@ def _case_from_doc(doc: dict, path: str) -> Case:
         server=doc.get("server") if isinstance(doc.get("server"), dict) else None,
         source=path,
         extra={k: v for k, v in info.items() if k not in known},
+        schema=str(doc.get("schema") or ""),
+        verdict_obj=doc.get("verdict") if isinstance(doc.get("verdict"), dict) else None,
+        measurement=doc.get("measurement") if isinstance(doc.get("measurement"), dict) else None,
     )
     if case.connections is None:
         conns = num(dig(case.loadgen, "config", "connections"))
