@@ -63,7 +63,7 @@ def copy_fixture(tmp, name="run"):
 
 def parse_number(cell: str) -> float | None:
     """"12,345" -> 12345; "1.23 ms" -> 1230 (us); "70.0 MiB" -> 71680 (KiB)."""
-    cell = cell.replace("⚠", "").replace(",", "").replace("+", "").strip()
+    cell = re.sub(r"[⚠◇△□※◔≥]", "", cell).replace(",", "").replace("+", "").strip()
     m = re.fullmatch(r"(-?[\d.]+)\s*(us|ms|s|KiB|MiB|GiB|%|x)?", cell)
     if not m:
         return None

@@ -64,6 +64,30 @@ def _pos(v):
     return v if v is not None and v > 0 else None
 
 
+# Point symbols of the verdicts, the same shapes as the marks in REPORT.md's tables
+# (report.py): open diamond = generator busy (generator-bound), open triangle =
+# generator late, open square = server saturated.
+VERDICT_POINTS = [
+    ("server-saturated", "sat", 4, "□ server saturated (achieved < 99% of offered, sends on time)"),
+    ("generator-late", "late", 8, "△ generator late (p99 send lateness over the bound)"),
+    ("generator-busy", "busy", 12, "◇ generator busy (a generator thread > 90% busy)"),
+]
+GEN_BOUND_TITLE = "◇ generator-bound"
+
+
+def verdict_kind(c: Case) -> str:
+    """The case's verdict, with a generator-bound case always "generator-busy"."""
+    return "generator-busy" if c.generator_bound else c.verdict()[0]
+
+
+def generator_bound_points(rows, name="gen"):
+    """A datablock and plot clause drawing an open diamond on each generator-bound point."""
+    if not rows:
+        return [], []
+    return ([datablock(name, rows)],
+            [f"${name} using 1:2 with points pt 12 ps 2.8 lw 2 lc rgb 'black' title {quote(GEN_BOUND_TITLE)}"])
+
+
 # --- throughput vs connections ---------------------------------------------------
 
 def throughput(name: str, workload: str, protocol: str, cases: list[Case], run_patterns, pal) -> Chart | None:
@@ -88,6 +112,10 @@ def throughput(name: str, workload: str, protocol: str, cases: list[Case], run_p
     if errs:
         body.append(datablock("err", errs))
         plots.append("$err using 1:2 with points pt 2 ps 2.5 lw 2 lc rgb 'black' title 'case had errors'")
+    b, p = generator_bound_points([(c.connections, c.c("rps")) for c in cases
+                                   if c.generator_bound and c.connections and c.c("rps") is not None])
+    body += b
+    plots += p
     tics = ", ".join(f"'{n}' {n}" for n in conns)
     body.append(f"""
 set title {quote(f"Throughput vs connections: workload {workload} ({protocol}, closed loop)")}
@@ -123,7 +151,8 @@ def _throughput_bars(name, workload, protocol, n, cases, run_patterns, pal) -> C
         body.append(datablock(f"b{j}", [(x, v, 0.8 / m)]))
         plots.append(f"$b{j} using 1:2:3 with boxes fs solid 0.85 border lc rgb '#333333' "
                      f"lc rgb '{pal(p)}' title {quote(p)}")
-        text = f"{v:,.0f}" + (" (errors)" if c.has_errors else "")
+        text = (f"{v:,.0f}" + (" (errors)" if c.has_errors else "")
+                + ("\n◇ generator-bound" if c.generator_bound else ""))
         labels.append(f"set label {quote(text)} at {x:g}, {v:g} center offset 0,1.2 font ',9'")
     if not plots:
         return None
@@ -186,6 +215,10 @@ def spectrum(name: str, title_what: str, cases: list[Case], baseline: Case | Non
         body.append(datablock(f"s{i}", pts))
         how = "lines" if dense else "linespoints pt 7"
         plots.append(f"$s{i} using 1:2 with {how} {style} lc rgb '{col}' title {quote(title)}")
+    b, p = generator_bound_points([(100.0, _pos(c.latency("p99"))) for c in cases
+                                   if c.generator_bound and _pos(c.latency("p99"))])
+    body += b
+    plots += [x.replace(quote(GEN_BOUND_TITLE), quote("◇ generator-bound (at its p99)")) for x in p]
     if not shown:
         return None
     xmax = 10 ** math.ceil(math.log10(xmax) - 1e-9)
@@ -238,13 +271,14 @@ def sweep(name: str, workload: str, protocol: str, cases: list[Case], knees: dic
     if errs:
         body.append(datablock("err", errs))
         plots.append("$err using 1:2 with points pt 2 ps 2.5 lw 2 lc rgb 'black' title 'case had errors'")
-    # A point where the generator fell behind its plan describes the generator.
-    late = [(c.offered_rps, _pos(c.latency("p99"))) for c in cases
-            if c.offered_rps and dig(c.loadgen, "open_loop", "could_not_keep_up")]
-    if late:
-        body.append(datablock("late", late))
-        plots.append("$late using 1:2 with points pt 4 ps 2.5 lw 2 lc rgb 'black' "
-                     "title 'generator could not keep up'")
+    # Three different verdicts: the server at its limit (a finding), and the generator
+    # sending late or out of CPU (the point describes the generator).
+    for kind, block, pt, title in VERDICT_POINTS:
+        pts = [(c.offered_rps, _pos(c.latency("p99"))) for c in cases
+               if c.offered_rps and _pos(c.latency("p99")) and verdict_kind(c) == kind]
+        if pts:
+            body.append(datablock(block, pts))
+            plots.append(f"${block} using 1:2 with points pt {pt} ps 2.8 lw 2 lc rgb 'black' title {quote(title)}")
     plots.append("NaN with points pt 6 ps 2 lw 2 lc rgb 'black' "
                  f"title 'knee: last rate with p99 < {analysis.KNEE_FACTOR:g}x lowest-rate p99 (+: never crossed)'")
     lo, hi = _latency_range(ys)
@@ -271,10 +305,11 @@ plot {', '.join(plots)}
 
 # --- grouped bars (costs) --------------------------------------------------------
 
-def _bars(categories, patterns, value, pal, prefix):
+def _bars(categories, patterns, value, pal, prefix, marked=None):
     """Datablocks and plot clauses for clustered bars: category i at x = i, one bar
-    per pattern inside it. value(category, pattern) -> float | None."""
-    body, plots, shown = [], [], set()
+    per pattern inside it. value(category, pattern) -> float | None; marked(category,
+    pattern) -> True puts the generator-bound diamond on top of that bar."""
+    body, plots, shown, gen = [], [], set(), []
     m = max(len(patterns), 1)
     width = 0.8 / m
     for j, p in enumerate(patterns):
@@ -282,17 +317,22 @@ def _bars(categories, patterns, value, pal, prefix):
         for i, cat in enumerate(categories):
             v = value(cat, p)
             if v is not None:
-                rows.append((i - 0.4 + (j + 0.5) * width, v, width))
+                x = i - 0.4 + (j + 0.5) * width
+                rows.append((x, v, width))
                 shown.add(p)
+                if marked and marked(cat, p):
+                    gen.append((x, v))
         if rows:
             body.append(datablock(f"{prefix}{j}", rows))
             plots.append(f"${prefix}{j} using 1:2:3 with boxes fs solid 0.85 border lc rgb '#333333' "
                          f"lc rgb '{pal(p)}' title {quote(p)}")
-    return body, plots, shown
+    b, p = generator_bound_points(gen, f"{prefix}gen")
+    return body + b, plots + p, shown
 
 
-def cost_bars(name: str, title: str, panels, categories, run_patterns, pal) -> Chart | None:
-    """panels: [(ylabel, value(category, pattern))]; categories: [(label, key)]."""
+def cost_bars(name: str, title: str, panels, categories, run_patterns, pal, marked=None) -> Chart | None:
+    """panels: [(ylabel, value(category, pattern))]; categories: [(label, key)];
+    marked(category key, pattern): the case there was generator-bound."""
     patterns = list(run_patterns)
     if not categories or not patterns:
         return None
@@ -302,7 +342,7 @@ def cost_bars(name: str, title: str, panels, categories, run_patterns, pal) -> C
     if multi:
         out.append(f"set multiplot layout {len(panels)},1 title {quote(title)}\n")
     for n, (ylabel, fn) in enumerate(panels):
-        body, plots, shown = _bars([k for _, k in categories], patterns, fn, pal, f"b{n}_")
+        body, plots, shown = _bars([k for _, k in categories], patterns, fn, pal, f"b{n}_", marked)
         shown_all |= shown
         out += body
         if not plots:
@@ -379,18 +419,19 @@ def spread(name: str, title_what: str, cases: list[Case], run_patterns, pal) -> 
             title = f"title {quote(c.pattern)}" if n == 0 else "notitle"
             plots.append(f"$t{n}_{i} using 1:2:3 with boxes fs solid 0.85 noborder "
                          f"lc rgb '{pal(c.pattern)}' {title}")
-            j_idx = c.c(f"jain_{counter}")
-            mm = c.c(f"maxmin_{counter}")
-            if j_idx is None:
+            j_idx, na = c.fairness(f"jain_{counter}")
+            mm, _ = c.fairness(f"maxmin_{counter}")
+            if j_idx is None and not na:
                 j_idx = jain(vals)
-            if mm is None:
+            if mm is None and not na:
                 mm = maxmin(vals)
             # Three short lines: six patterns side by side must not run into each other.
-            text = f"Jain {j_idx:.3f}" if j_idx is not None else "Jain –"
+            text = f"Jain {j_idx:.3f}" if j_idx is not None else ("Jain n/a" if na else "Jain –")
             if mm is not None:
                 text += f"\nmax/min {'inf' if math.isinf(mm) else f'{mm:.2f}'}"
             text += f"\n{len(vals)} {'threads' if len(vals) != 1 else 'thread'}"
             text += "\n(sorted, sampled)" if sampled else ""
+            text += "\n◇ generator-bound" if c.generator_bound else ""
             labels.append(f"set label {quote(text)} at {i}, graph 0.96 center font ',8'")
         if not plots:
             plots = ["NaN notitle"]
@@ -440,8 +481,10 @@ def nagle(name: str, cases: list[Case], run_patterns, pal) -> Chart | None:
         lat_rows.append((i, p50, p99))
         frac = c.c("stall_fraction")
         stalls = c.c("stalls")
-        if frac is not None or stalls is not None:
-            text = (f"stalls {100 * frac:.0f}%" if frac is not None else f"stalls {stalls:.0f}")
+        if frac is not None or stalls is not None or c.generator_bound:
+            text = (f"stalls {100 * frac:.0f}%" if frac is not None else
+                    f"stalls {stalls:.0f}" if stalls is not None else "")
+            text += "  ◇ generator-bound" if c.generator_bound else ""
             stall_rows.append((p99 or p50 or 1, i, text))
         seg_rows.append((i, c.c("segs_out_per_req"), c.c("segs_in_per_req"),
                          c.c("srv_segs_out_per_req"), c.c("srv_segs_in_per_req")))
@@ -504,7 +547,8 @@ def nagle_upside(name: str, cases: list[Case], run_patterns, pal) -> Chart | Non
     labels = []
     for c in cases:
         nd = "?" if c.client_nodelay is None else ("on" if c.client_nodelay else "off")
-        labels.append(f"client nodelay {nd}" + (f" ({c.write_pattern})" if c.write_pattern else ""))
+        labels.append(f"client nodelay {nd}" + (f" ({c.write_pattern})" if c.write_pattern else "")
+                      + (" ◇ generator-bound" if c.generator_bound else ""))
     rows = [(i, c.c("segs_out_per_req"), c.c("rps"), c.latency("p50")) for i, c in enumerate(cases)]
     n = len(cases)
     tics = ", ".join(f"{ticlabel(t)} {i}" for i, t in enumerate(labels))

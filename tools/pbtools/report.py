@@ -38,9 +38,60 @@ def server(pattern: str) -> str:
     return f"server-{pattern}" if pattern and not pattern.startswith("server-") else pattern
 
 
-def flag(case: Case, text: str) -> str:
-    """A table cell, marked when the case had errors (its numbers are suspect)."""
-    return f"{text} ⚠" if case.has_errors and text != u.DASH else text
+# Marks on table cells, the same symbols in every table; the chart point of a verdict
+# has the same shape (charts.py). Each table lists the marks it used under it.
+MARK_ERRORS = "⚠"
+MARK_GEN_BUSY = "◇"
+MARK_GEN_LATE = "△"
+MARK_SATURATED = "□"
+MARK_FOREIGN = "※"
+MARK_BRINGUP = "◔"
+LOWER_BOUND = "≥"
+MARK_ORDER = [MARK_ERRORS, MARK_GEN_BUSY, MARK_GEN_LATE, MARK_SATURATED, MARK_FOREIGN, MARK_BRINGUP,
+              LOWER_BOUND]
+LEGEND = {
+    MARK_ERRORS: "the case had errors; its numbers are not trustworthy (see [Errors](#errors))",
+    MARK_GEN_BUSY: "**generator-bound**: a load-generator thread was busy for more than 90% of the window, "
+                   "so the rate and latencies describe the generator as much as the server; compare server "
+                   "CPU per request instead",
+    MARK_GEN_LATE: "**generator late**: open loop, the generator sent its requests late (p99 send lateness "
+                   "over the bound), so the server was not offered the planned rate",
+    MARK_SATURATED: "**server saturated**: achieved under 99% of the offered rate while the generator sent "
+                    "on time: the server's limit, a finding rather than a fault",
+    MARK_FOREIGN: "**foreign load**: other work used more than 5% of a CPU during the window "
+                  "(see [Foreign load](#foreign-load))",
+    MARK_BRINGUP: "not every connection came up within the bring-up timeout; the case ran with those that did "
+                  "(see [How this was measured](#how-this-was-measured))",
+    LOWER_BOUND: "**lower bound**: the open-loop plan had requests that were never sent (overload); they count "
+                 "only what they had waited when the run ended, so the real percentile is higher",
+}
+VERDICT_MARK = {"generator-busy": MARK_GEN_BUSY, "generator-late": MARK_GEN_LATE,
+                "server-saturated": MARK_SATURATED}
+VERDICT_TEXT = {"generator-busy": "generator busy", "generator-late": "generator late",
+                "server-saturated": "server saturated", "ok": "ok"}
+
+
+def case_marks(case: Case) -> list[str]:
+    """The marks a case's cells carry, in legend order."""
+    marks = []
+    if case.has_errors:
+        marks.append(MARK_ERRORS)
+    kind = case.verdict()[0]
+    if case.generator_bound or kind == "generator-busy":
+        marks.append(MARK_GEN_BUSY)
+    elif kind in VERDICT_MARK:
+        marks.append(VERDICT_MARK[kind])
+    if case.foreign_load:
+        marks.append(MARK_FOREIGN)
+    if case.bringup_incomplete:
+        marks.append(MARK_BRINGUP)
+    return marks
+
+
+def lat(case: Case, key: str) -> str:
+    """A latency percentile cell: "≥ 1.23 ms" when unsent requests make it a lower bound."""
+    text = u.latency(case.latency(key))
+    return f"{LOWER_BOUND} {text}" if case.latency_is_lower_bound and text != u.DASH else text
 
 
 def onoff(b) -> str:
@@ -58,8 +109,29 @@ class Report:
         self.pal = charts.Palette(self.patterns)
         self.charts: list[gnuplot.Chart] = []
         self.reading: list[str] = []
+        self._used: set = set()
         self.groups = analysis.matrix_groups(run)
         self.protocols = {k[1] for k in self.groups} | {c.protocol for c in run.of_kind("sweep")}
+
+    def flag(self, case: Case, text: str) -> str:
+        """A table cell with the case's marks (errors, verdict, foreign load, bring-up);
+        legend() lists the marks used since the last table."""
+        if text == u.DASH:
+            return text
+        marks = case_marks(case)
+        if text.startswith(LOWER_BOUND):
+            marks.append(LOWER_BOUND)
+        self._used.update(marks)
+        marks = [m for m in marks if m != LOWER_BOUND]
+        return f"{text} {''.join(marks)}" if marks else text
+
+    def legend(self) -> str:
+        """The legend lines for the marks the table above used (empty when none)."""
+        used = [m for m in MARK_ORDER if m in self._used]
+        self._used.clear()
+        if not used:
+            return ""
+        return "\n" + "\n".join(f"- {m} {LEGEND[m]}" for m in used) + "\n"
 
     def say(self, priority: int, text: str) -> None:
         """A bullet for the Reading section; lower priority numbers come first."""
@@ -126,16 +198,16 @@ class Report:
                      f"patterns: {', '.join(server(p) for p in self.patterns) or 'none'}.")
         if rj.get("command"):
             lines.append(f"- Command: `{rj['command']}`")
-        load = [num(dig(rj, k, 0)) for k in ("load_average_before", "load_average_after")]
-        if any(v is not None for v in load):
-            text = " → ".join(f"{v:.2f}" for v in load if v is not None)
-            line = f"- Machine load average (1 min) before → after the run: {text}"
-            # Above one runnable task per CPU, other work shared the CPUs the
-            # benchmark had pinned for itself.
-            cpus = num(dig(si, "cpu", "logical")) or 1
-            if max(v for v in load if v is not None) > cpus:
-                line += " — **other work was running**: latencies and rates are noisy"
-            lines.append(line + ".")
+        # The load average is not quoted: the run's own server, generator and harness
+        # threads raise it, so it cried wolf on every run. Foreign load is measured per
+        # case instead (measurement.foreign).
+        foreign = self.foreign_line()
+        if foreign:
+            lines.append(f"- Foreign load: {foreign}")
+        gen = [c for c in run.cases if c.generator_bound]
+        if gen:
+            lines.append(f"- {len(gen)} case(s) were generator-bound ({MARK_GEN_BUSY}): their rates are not "
+                         "ranked; the Reading compares server CPU per request there.")
         out = "\n".join(lines) + "\n\n"
         bad = [c for c in run.cases if c.has_errors]
         failed = [(n, e) for n, _, e in run.gbench_only if e]
@@ -185,7 +257,9 @@ class Report:
             return ""
         out = ["## Throughput vs connections\n",
                "Closed loop: each connection keeps one request in flight, so throughput is what the "
-               "pattern can serve. One line per pattern; ⚠ marks a case with errors.\n"]
+               "pattern can serve, unless the load generator runs out of CPU first: a generator-bound "
+               f"case ({MARK_GEN_BUSY}, an open diamond in the chart) measures the generator. One line per "
+               "pattern; ⚠ marks a case with errors.\n"]
         for (wl, pr), cases in self.groups.items():
             conns = sorted({c.connections for c in cases if c.connections is not None})
             out.append(f"### {wl}" + (f" ({pr})" if len(self.protocols) > 1 else "") + "\n")
@@ -193,9 +267,9 @@ class Report:
                                                     self.patterns, self.pal)))
             rows = []
             for (p,), cs in analysis.group(cases, "pattern").items():
-                cell = {c.connections: flag(c, u.rate(c.c("rps"))) for c in cs}
+                cell = {c.connections: self.flag(c, u.rate(c.c("rps"))) for c in cs}
                 rows.append([p] + [cell.get(n, u.DASH) for n in conns])
-            out.append(table(["pattern"] + [f"{n} conns req/s" for n in conns], rows))
+            out.append(table(["pattern"] + [f"{n} conns req/s" for n in conns], rows) + self.legend())
             self.read_throughput(wl, cases)
         return "\n".join(out) + "\n"
 
@@ -203,6 +277,10 @@ class Report:
         f = self.focus(cases)
         at = {c.pattern: c for c in cases if c.connections == f and c.c("rps")}
         if len(at) < 2:
+            return
+        bound = [c for c in at.values() if c.generator_bound]
+        if bound:
+            self.read_generator_bound(wl, f, at, bound)
             return
         ranked = sorted(at.values(), key=lambda c: -c.c("rps"))
         best = ranked[0]
@@ -214,6 +292,26 @@ class Report:
                            f"{u.rate(c.c('rps'))}" for c in ranked[1:])
         self.say(6, f"**Throughput, {wl} at {f} connections:** {server(best.pattern)} serves the most, "
                             f"{u.rate(best.c('rps'))} req/s: {others}.")
+
+    def read_generator_bound(self, wl, f, at, bound):
+        """A cell where the generator was the limit: its rates rank how cheaply the
+        generator drives each server, so compare what the server spent per request."""
+        def busy(c):
+            b = c.gen_busy()
+            return f", {100 * b:.0f}% busy" if b is not None else ""
+        names = ", ".join(f"{server(c.pattern)} ({u.rate(c.c('rps'))} req/s{busy(c)})"
+                          for c in sorted(bound, key=lambda c: pattern_key(c.pattern)))
+        text = (f"**Throughput, {wl} at {f} connections:** the load generator was the limit for {names}: "
+                "a generator thread was busy for nearly the whole window, so these rates measure how cheaply "
+                "the generator drives each server, and the patterns are not ranked on them.")
+        have = sorted((c for c in at.values() if c.c("cpu_us_per_req")), key=lambda c: c.c("cpu_us_per_req"))
+        if len(have) >= 2:
+            parts = ", ".join(f"{server(c.pattern)} {u.plain(c.c('cpu_us_per_req'))} us "
+                              f"(≈ {u.rate(1e6 / c.c('cpu_us_per_req'))} req/s)" for c in have)
+            text += (" Server CPU per request instead, with the rate one fully busy server CPU could give at "
+                     f"that cost (1,000,000 / CPU us per request): {parts}. {server(have[0].pattern)} is the "
+                     "cheapest per request.")
+        self.say(6, text)
 
     def latency_section(self) -> str:
         if not self.groups:
@@ -233,29 +331,34 @@ class Report:
                                                   self.patterns, self.pal)))
             rows = []
             for c in sorted(sel, key=lambda c: pattern_key(c.pattern)):
-                rows.append([c.pattern] + [flag(c, u.latency(c.latency(k))) for k in
+                rows.append([c.pattern] + [self.flag(c, lat(c, k)) for k in
                                            ("p50", "p90", "p99", "p99.9", "p99.99", "max")]
-                            + [flag(c, u.rate(c.c("rps")))])
+                            + [self.flag(c, u.rate(c.c("rps")))])
             if base is not None:
                 rows.append([f"loopback baseline ({base.pattern})"]
                             + [u.latency(base.latency(k)) for k in ("p50", "p90", "p99", "p99.9", "p99.99", "max")]
                             + [u.rate(base.c("rps"))])
-            out.append(table(["pattern", "p50", "p90", "p99", "p99.9", "p99.99", "max", "req/s"], rows))
+            out.append(table(["pattern", "p50", "p90", "p99", "p99.9", "p99.99", "max", "req/s"], rows)
+                       + self.legend())
             conns = sorted({c.connections for c in cases if c.connections is not None})
             if len(conns) > 1:
                 out.append(f"p99 at every connection count ({wl}):\n")
                 rows = []
                 for (p,), cs in analysis.group(cases, "pattern").items():
-                    cell = {c.connections: flag(c, u.latency(c.latency("p99"))) for c in cs}
+                    cell = {c.connections: self.flag(c, lat(c, "p99")) for c in cs}
                     rows.append([p] + [cell.get(n, u.DASH) for n in conns])
-                out.append(table(["pattern"] + [f"{n} conns p99" for n in conns], rows))
+                out.append(table(["pattern"] + [f"{n} conns p99" for n in conns], rows) + self.legend())
             self.read_latency(wl, f, sel, base)
         return "\n".join(out) + "\n"
 
     def read_latency(self, wl, f, sel, base):
-        have = [c for c in sel if c.latency("p99") is not None]
+        # A busy generator reads replies late: its latencies are partly its own.
+        left_out = [c for c in sel if c.latency("p99") is not None and c.generator_bound]
+        have = [c for c in sel if c.latency("p99") is not None and not c.generator_bound]
         if len(have) < 2:
             return
+        aside = (f" ({', '.join(server(c.pattern) for c in left_out)} left out: generator-bound)"
+                 if left_out else "")
         by_p99 = sorted(have, key=lambda c: c.latency("p99"))
         best, worst = by_p99[0], by_p99[-1]
         single = next((c for c in have if c.pattern == "single"), None)
@@ -264,7 +367,7 @@ class Report:
             parts = ", ".join(f"{u.latency(c.latency('p99'))} for {c.pattern} "
                               f"({u.ratio(u.times(single.latency('p99'), c.latency('p99')))})" for c in others)
             text = (f"**Blocking tail, {f} connections:** {server('single')}'s p99 is "
-                    f"{u.latency(single.latency('p99'))} vs {parts}.")
+                    f"{u.latency(single.latency('p99'))} vs {parts}{aside}.")
             if others and single.latency("p99") > 2 * others[0].latency("p99"):
                 how = {
                     "thread-per-conn": "a connection's sleep blocks only its own thread",
@@ -281,9 +384,10 @@ class Report:
             ratio = u.times(worst.latency("p99"), best.latency("p99"))
             self.say(7, f"**p99, {wl} at {f} connections:** lowest {server(best.pattern)} "
                                 f"{u.latency(best.latency('p99'))}, highest {server(worst.pattern)} "
-                                f"{u.latency(worst.latency('p99'))} ({u.ratio(ratio)}).")
+                                f"{u.latency(worst.latency('p99'))} ({u.ratio(ratio)}){aside.replace(' (', '; ').replace(')', '')}.")
         if base is not None and base.latency("p50") and wl in ("tiny",) and best.latency("p50"):
-            one = [c for c in self.groups.get((wl, best.protocol), []) if c.connections == 1 and c.latency("p50")]
+            one = [c for c in self.groups.get((wl, best.protocol), []) if c.connections == 1 and c.latency("p50")
+                   and not c.generator_bound]
             if one:
                 fastest = min(one, key=lambda c: c.latency("p50"))
                 self.say(
@@ -301,7 +405,11 @@ class Report:
                "counts from the scheduled send time (coordinated-omission corrected). The knee (circled) "
                f"is the highest offered rate whose p99 stays under {analysis.KNEE_FACTOR:g}x the p99 at the "
                "lowest rate; past it the server is queueing. `+` after a knee means the sweep never "
-               "crossed the line, so the real knee is higher.\n"]
+               "crossed the line, so the real knee is higher. Each point has a verdict, with its own mark "
+               f"in the table and the chart: {MARK_SATURATED} server saturated (the server's limit: achieved "
+               f"< 99% of offered while the sends were on time), {MARK_GEN_LATE} generator late (p99 send "
+               f"lateness over the bound) and {MARK_GEN_BUSY} generator busy (a generator thread > 90% busy); "
+               "the last two describe the generator, not the server.\n"]
         for (wl, pr), cases in analysis.group(sweeps, "workload", "protocol").items():
             knees = analysis.sweep_knees(cases)
             out.append(f"### {wl}" + (f" ({pr})" if len(self.protocols) > 1 else "") + "\n")
@@ -318,33 +426,59 @@ class Report:
             for (p,), cs in analysis.group(cases, "pattern").items():
                 k = knees.get(p)
                 for c in sorted(cs, key=lambda c: c.offered_rps or 0):
+                    kind, reason = c.verdict()
                     note = []
                     if k and k.rate is not None and c.offered_rps == k.rate:
                         note.append("knee" if k.crossed else "highest rate tried, under the threshold")
-                    if dig(c.loadgen, "open_loop", "could_not_keep_up"):
-                        note.append("generator could not keep up")
+                    if reason and kind != "ok":
+                        note.append(reason)
+                    if (c.unsent or 0) > 0:
+                        note.append(f"{u.count(c.unsent)} planned requests never sent")
                     if c.has_errors:
                         note.append(f"{c.c('errors'):.0f} errors")
-                    rows.append([p, u.rate(c.offered_rps), u.rate(c.c("rps")), u.latency(c.latency("p50")),
-                                 u.latency(c.latency("p99")), u.latency(c.latency("p99.9")), ", ".join(note)])
-            out.append(table(["pattern", "offered req/s", "achieved req/s", "p50", "p99", "p99.9", "note"],
-                             rows, "lrrrrrl"))
-            self.read_sweep(wl, knees)
+                    if c.foreign_load:
+                        note.append("foreign load")
+                    self._used.update(m for m in [VERDICT_MARK.get(kind)] if m)
+                    verdict = (f"{VERDICT_MARK[kind]} " if kind in VERDICT_MARK else "") + VERDICT_TEXT[kind]
+                    rows.append([p, u.rate(c.offered_rps), self.flag(c, u.rate(c.c("rps"))), lat(c, "p50"),
+                                 lat(c, "p99"), lat(c, "p99.9"), verdict, "; ".join(note)])
+                    if c.latency_is_lower_bound:
+                        self._used.add(LOWER_BOUND)
+            out.append(table(["pattern", "offered req/s", "achieved req/s", "p50", "p99", "p99.9", "verdict",
+                              "note"], rows, "lrrrrrll") + self.legend())
+            self.read_sweep(wl, knees, cases)
         return "\n".join(out) + "\n"
 
-    def read_sweep(self, wl, knees):
+    def read_sweep(self, wl, knees, cases):
         ks = [k for k in knees.values() if k.rate is not None]
         if not ks:
             return
-        parts = []
+
+        def generator_points(k):
+            """Points up to the knee (and the crossing) where the generator, not the server,
+            was the limit: a knee there may be the generator's."""
+            top = next((r for r, _ in k.points if r > k.rate), k.rate) if k.crossed else k.rate
+            return [c for c in cases if c.pattern == k.pattern and c.offered_rps and c.offered_rps <= top
+                    and c.verdict()[0] in ("generator-late", "generator-busy")]
+        ranked, doubtful = [], []
         for k in sorted(ks, key=lambda k: -k.rate):
             if k.crossed:
-                parts.append(f"{server(k.pattern)} {u.rate(k.rate)} req/s (p99 {u.latency(k.p99)} there, "
-                             f"unloaded {u.latency(k.base_p99)})")
+                text = (f"{server(k.pattern)} {u.rate(k.rate)} req/s (p99 {u.latency(k.p99)} there, "
+                        f"unloaded {u.latency(k.base_p99)})")
             else:
-                parts.append(f"{server(k.pattern)} never crossed, up to {u.rate(k.rate)} req/s tried "
-                             f"(p99 {u.latency(k.p99)})")
-        self.say(3, f"**Knees, {wl} open loop:** " + "; ".join(parts) + ".")
+                text = (f"{server(k.pattern)} never crossed, up to {u.rate(k.rate)} req/s tried "
+                        f"(p99 {u.latency(k.p99)})")
+            gen = generator_points(k)
+            if gen:
+                what = ", ".join(f"{VERDICT_TEXT[c.verdict()[0]]} at {u.rate(c.offered_rps)} req/s"
+                                 for c in sorted(gen, key=lambda c: c.offered_rps))
+                doubtful.append(f"{text}, but {what}, so that knee may be the generator's")
+            else:
+                ranked.append(text)
+        text = f"**Knees, {wl} open loop:** " + "; ".join(ranked) if ranked else f"**Knees, {wl} open loop:**"
+        if doubtful:
+            text += ("; not ranked: " if ranked else " not ranked: ") + "; ".join(doubtful)
+        self.say(3, text + ".")
 
     def cost_section(self) -> str:
         if not self.groups:
@@ -357,6 +491,9 @@ class Report:
 
         def getter(counter):
             return lambda k, p: k[p].c(counter) if p in k else None
+
+        def bound(k, p):
+            return p in k and k[p].generator_bound
         out = ["## Server cost per request\n",
                "Server CPU time (user + system, from /proc) and context switches, divided by the "
                "requests served, at each workload's middle connection count. Voluntary switches are "
@@ -364,20 +501,20 @@ class Report:
                "scheduler taking the CPU away.\n",
                self.chart(charts.cost_bars("cpu-per-request", "Server CPU time per request (us)",
                                            [("CPU us per request", getter("cpu_us_per_req"))], cats,
-                                           self.patterns, self.pal)),
+                                           self.patterns, self.pal, bound)),
                self.chart(charts.cost_bars("ctxsw-per-request", "Server context switches per request",
                                            [("voluntary per request", getter("vcsw_per_req")),
                                             ("involuntary per request", getter("ivcsw_per_req"))],
-                                           cats, self.patterns, self.pal))]
+                                           cats, self.patterns, self.pal, bound))]
         rows = []
         for label, by_p in cats:
             for p in sorted(by_p, key=pattern_key):
                 c = by_p[p]
-                rows.append([label.replace("\n", ", "), p, flag(c, u.plain(c.c("cpu_us_per_req"))),
+                rows.append([label.replace("\n", ", "), p, self.flag(c, u.plain(c.c("cpu_us_per_req"))),
                              u.plain(c.c("vcsw_per_req")), u.plain(c.c("ivcsw_per_req")),
                              u.count(c.c("peak_threads")), u.memory_kb(c.c("peak_rss_kb"))])
         out.append(table(["workload", "pattern", "CPU us/req", "vol. cs/req", "invol. cs/req",
-                          "peak threads", "peak RSS"], rows, "llrrrrr"))
+                          "peak threads", "peak RSS"], rows, "llrrrrr") + self.legend())
         for label, by_p in cats:
             have = [c for c in by_p.values() if c.c("cpu_us_per_req")]
             if len(have) >= 2:
@@ -404,9 +541,12 @@ class Report:
         for (wl, pr), cases in idle:
             rows = []
             for c in sorted(cases, key=lambda c: (pattern_key(c.pattern), c.connections or 0)):
-                rows.append([c.pattern, u.count(c.connections), flag(c, u.count(c.c("peak_threads"))),
-                             u.memory_kb(c.c("peak_rss_kb")), u.rate(c.c("rps")), u.latency(c.latency("p99"))])
-            out.append(table(["pattern", "connections", "peak threads", "peak RSS", "req/s", "p99"], rows))
+                rows.append([c.pattern, u.count(c.connections), self.flag(c, u.count(c.c("peak_threads"))),
+                             u.memory_kb(c.c("peak_rss_kb")), u.rate(c.c("rps")), lat(c, "p99")])
+                if c.latency_is_lower_bound:
+                    self._used.add(LOWER_BOUND)
+            out.append(table(["pattern", "connections", "peak threads", "peak RSS", "req/s", "p99"], rows)
+                       + self.legend())
             top = max(cases, key=lambda c: (c.connections or 0))
             f = top.connections
             at = {c.pattern: c for c in cases if c.connections == f}
@@ -439,11 +579,21 @@ class Report:
             what = f"{wl}, {f} connections" + (f" ({pr})" if len(self.protocols) > 1 else "")
             out.append(self.chart(charts.spread(f"spread-{self.slug(wl, pr)}", what, sel, self.patterns, self.pal)))
             for c in sorted(sel, key=lambda c: pattern_key(c.pattern)):
-                rows.append([f"{wl}, {f} conns", c.pattern, u.count(len(c.threads()) or None),
-                             u.index(c.c("jain_requests")), u.plain(c.c("maxmin_requests")),
-                             u.index(c.c("jain_accepts")), u.plain(c.c("maxmin_accepts"))])
-        out.append(table(["workload", "pattern", "threads", "Jain requests", "max/min requests",
-                          "Jain accepts", "max/min accepts"], rows, "llrrrrr"))
+                def cell(counter, fmt):
+                    v, na = c.fairness(counter)
+                    return "n/a" if na else fmt(v)
+                rows.append([f"{wl}, {f} conns", c.pattern,
+                             self.flag(c, u.count(len(c.threads()) or None)) if c.threads() else u.DASH,
+                             c.threads_source() or u.DASH,
+                             cell("jain_requests", u.index), cell("maxmin_requests", u.plain),
+                             cell("jain_accepts", u.index), cell("maxmin_accepts", u.plain)])
+        out.append(table(["workload", "pattern", "threads", "counted over", "Jain requests", "max/min requests",
+                          "Jain accepts", "max/min accepts"], rows, "llrlrrrr") + self.legend())
+        out.append("n/a: fewer than two threads do that work, where an index is 1 by construction. \"window\": "
+                   "the measured window's per-thread deltas (server snapshots); \"lifetime\": the server's "
+                   "whole life, warm-up and connection bring-up included. Keep-alive connections are all "
+                   "accepted during bring-up, before the window, so over the window only connection churn has "
+                   "accepts to share.\n")
         self.read_fairness()
         return "\n".join(out) + "\n"
 
@@ -459,9 +609,9 @@ class Report:
         parts, even = [], []
         for p in self.patterns:
             cs = [c for c in self.run.of_kind("matrix") if c.pattern == p and len(c.threads()) > 1]
-            js = [(c.c("jain_accepts"), c) for c in cs if c.c("jain_accepts") is not None
+            js = [(c.fairness("jain_accepts")[0], c) for c in cs if c.fairness("jain_accepts")[0] is not None
                   and (c.connections or 0) > 1 and len(thread_values(c.threads(), "accepted")) > 1]
-            jr = [(c.c("jain_requests"), c) for c in cs if c.c("jain_requests") is not None
+            jr = [(c.fairness("jain_requests")[0], c) for c in cs if c.fairness("jain_requests")[0] is not None
                   and (c.connections or 0) > 1]
             if not js and not jr:
                 continue
@@ -475,7 +625,7 @@ class Report:
             if js:
                 j, c = min(js, key=lambda t: t[0])
                 text += (f"{',' if jr else ''} accepts Jain {u.index(j)}"
-                         f" (max/min {u.plain(c.c('maxmin_accepts'))}, {c.workload}, {c.connections} conns)")
+                         f" (max/min {u.plain(c.fairness('maxmin_accepts')[0])}, {c.workload}, {c.connections} conns)")
             if p in why:
                 text += f": {why[p]}"
             parts.append(text)
@@ -497,14 +647,15 @@ class Report:
         rows = []
         for c in cases:
             rows.append([onoff(c.client_nodelay), onoff(c.server_nodelay), c.write_pattern or u.DASH,
-                         onoff(c.quickack), flag(c, u.latency(c.latency("p50"))), u.latency(c.latency("p99")),
+                         onoff(c.quickack), self.flag(c, u.latency(c.latency("p50"))), u.latency(c.latency("p99")),
                          u.count(c.c("stalls")), u.percent(c.c("stall_fraction")),
                          u.plain(c.c("segs_out_per_req")), u.plain(c.c("segs_in_per_req")),
                          u.plain(c.c("srv_segs_out_per_req")), u.plain(c.c("srv_segs_in_per_req")),
                          u.rate(c.c("rps"))])
         out.append(table(["client nodelay", "server nodelay", "writes", "quickack", "p50", "p99",
                           "stalls ≥30 ms", "stalled", "client segs out/req", "client segs in/req",
-                          "server segs out/req", "server segs in/req", "req/s"], rows, "llllrrrrrrrrr"))
+                          "server segs out/req", "server segs in/req", "req/s"], rows, "llllrrrrrrrrr")
+                   + self.legend())
         out.append("### What the numbers say\n")
         out.append(self.nagle_explanation(cases))
         return "\n".join(out) + "\n"
@@ -648,10 +799,16 @@ class Report:
                "segment; with Nagle the kernel coalesces what was written while an ACK is outstanding.\n",
                self.chart(charts.nagle_upside("nagle-upside", cases, self.patterns, self.pal))]
         rows = [[onoff(c.client_nodelay), c.write_pattern or u.DASH, u.plain(c.c("segs_out_per_req")),
-                 u.plain(c.c("srv_segs_in_per_req")), flag(c, u.rate(c.c("rps"))), u.latency(c.latency("p50")),
-                 u.latency(c.latency("p99"))] for c in cases]
+                 u.plain(c.c("srv_segs_in_per_req")), self.flag(c, u.rate(c.c("rps"))),
+                 u.plain(c.c("cpu_us_per_req")), u.latency(c.latency("p50")), u.latency(c.latency("p99"))]
+                for c in cases]
         out.append(table(["client nodelay", "writes", "client segs out/req", "server segs in/req", "req/s",
-                          "p50", "p99"], rows, "llrrrrr"))
+                          "server CPU us/req", "p50", "p99"], rows, "llrrrrrr") + self.legend())
+        derived = [c for c in cases if c.extra.get("rps_derived")]
+        if derived:
+            out.append("req/s of " + ", ".join(c.id for c in derived) + ": the case file's rate was 0 with every "
+                       "request answered (the window's replies were never counted), so it is the loadgen's "
+                       "requests over its window here.\n")
         on = next((c for c in cases if c.client_nodelay is True), None)
         off = next((c for c in cases if c.client_nodelay is False), None)
         if on and off and on.c("segs_out_per_req") and off.c("segs_out_per_req"):
@@ -663,6 +820,9 @@ class Report:
                 slower = on if faster is off else off
                 text += (f"; throughput {u.rate(off.c('rps'))} req/s with Nagle vs {u.rate(on.c('rps'))} without "
                          f"({'Nagle' if faster is off else 'nodelay'} {u.ratio(u.times(faster.c('rps'), slower.c('rps')))} faster)")
+            if on.c("cpu_us_per_req") and off.c("cpu_us_per_req"):
+                text += (f"; server CPU {u.plain(off.c('cpu_us_per_req'))} us per request with Nagle vs "
+                         f"{u.plain(on.c('cpu_us_per_req'))} without")
             text += ". Every segment costs a trip through both TCP stacks; coalescing small writes is what Nagle is for."
             out.append(text + "\n")
             self.say(5, "**Nagle's upside:** " + text)
@@ -686,6 +846,112 @@ class Report:
             rows.append([n, u.DASH, u.DASH, u.DASH, f"did not run: {e}"])
         return ("## Errors\n\n" + table(["case", "errors", "client errors by class", "server errors",
                                           "message"], rows, "lrlll") + "\n")
+
+    # --- how the numbers were taken ---
+
+    def foreign_cases(self):
+        return [c for c in self.run.cases if c.foreign_load]
+
+    def foreign_measured(self) -> bool:
+        return any(c.foreign() is not None or c.c("foreign_cpu") is not None for c in self.run.cases)
+
+    def foreign_line(self) -> str:
+        if not self.foreign_measured():
+            return ""
+        bad = self.foreign_cases()
+        if not bad:
+            return "no case had foreign load above 5% of a CPU."
+        return (f"{len(bad)} case(s) had other work above 5% of a CPU in their window ({MARK_FOREIGN}); "
+                "see [Foreign load](#foreign-load).")
+
+    def measured_section(self) -> str:
+        """Per case class: where the server's figures come from, how late the window's
+        snapshots were, whether every connection came up, and the generator's own
+        receive delay. Only what the case files carry; nothing for older runs."""
+        def median(vs):
+            vs = sorted(vs)
+            return vs[len(vs) // 2] if vs else None
+        order = ["matrix", "sweep", "baseline", "nagle", "nagle-upside"]
+        rows = []
+        for kind in [k for k in order if self.run.of_kind(k)]:
+            cs = self.run.of_kind(kind)
+            sources: dict = {}
+            for c in cs:
+                src = dig(c.server, "window", "source") or dig(c.server, "accounting")
+                if src:
+                    sources[src] = sources.get(src, 0) + 1
+            acct = ", ".join(f"{k} ×{n}" for k, n in sorted(sources.items(), key=lambda kv: -kv[1])) or u.DASH
+            delays = [num(v) for c in cs for v in (dig(c.measurement, "snapshot_delay_us") or [])
+                      if num(v) is not None]
+            snap = (f"{u.latency(median(delays))} median, {u.latency(max(delays))} max" if delays else u.DASH)
+            ups = [c.bringup() for c in cs if c.bringup()]
+            if ups:
+                done = sum(1 for b in ups if b.get("complete") is not False)
+                slow = max((num(b.get("seconds")) or 0) for b in ups)
+                bring = f"{done} of {len(ups)} complete, slowest {slow:.2f} s"
+                if len(ups) < len(cs):
+                    bring += f" ({len(cs) - len(ups)} without: connection per request or own client)"
+            else:
+                bring = u.DASH
+            p50s = [num(dig(c.loadgen, "generator", "recv_delay_us", "p50")) for c in cs]
+            p99s = [num(dig(c.loadgen, "generator", "recv_delay_us", "p99")) for c in cs]
+            p50s, p99s = [v for v in p50s if v is not None], [v for v in p99s if v is not None]
+            recv = (f"{u.latency(median(p50s))} / {u.latency(median(p99s))} (worst p99 {u.latency(max(p99s))})"
+                    if p50s and p99s else u.DASH)
+            rows.append([kind, u.count(len(cs)), acct, snap, bring, recv])
+        if all(all(v == u.DASH for v in r[2:]) for r in rows):
+            return ""
+        out = ["## How this was measured\n",
+               "Per case class. **Server figures**: `server-snapshot` is the server's own counters, "
+               "snapshotted on SIGUSR1 at both edges of the measured window (exact requests, per-thread "
+               "deltas); `proc-stat` is the fallback, /proc/<pid>/stat CPU ticks (one tick = 1/HZ s) and "
+               "requests from the generator. **Snapshot delay**: from the signal to the snapshot, how far "
+               "the window's edges moved. **Bring-up**: every connection made one round trip before the "
+               "warm-up. **Generator receive delay**: the time a reply waited in the generator's socket "
+               "before it was read (kernel receive timestamp to read), p50 / p99, median over the cases: "
+               "what the generator adds to every latency.\n",
+               table(["class", "cases", "server figures", "snapshot delay", "bring-up",
+                      "generator receive delay p50 / p99"], rows, "lrllll")]
+        short = [c for c in self.run.cases if c.bringup_incomplete]
+        if short:
+            out.append("Connections that did not come up (a finding of the case, not an error; the case ran "
+                       "with those that did):\n")
+            for c in short:
+                out.append(f"- {c.id}: {self.bringup_text(c)}")
+            out.append("")
+        out.append(self.foreign_section())
+        return "\n".join(out) + "\n"
+
+    @staticmethod
+    def bringup_text(c: Case) -> str:
+        b = c.bringup() or {}
+        secs = num(b.get("seconds"))
+        return (f"{u.count(num(b.get('up')))} of {u.count(num(b.get('connections')))} connections accepted"
+                + (f" within {secs:.1f} s" if secs is not None else ""))
+
+    def foreign_section(self) -> str:
+        out = ["### Foreign load\n"]
+        if not self.foreign_measured():
+            out.append("Not measured in this run (its case files have no `measurement.foreign`).\n")
+            return "\n".join(out)
+        bad = self.foreign_cases()
+        if not bad:
+            out.append("No case had foreign load above 5% of a CPU: whatever else ran on the machine used "
+                       "less than that over every measured window.\n")
+            return "\n".join(out)
+        out.append(f"CPU time used during the window by work other than the server, the generator and the "
+                   f"harness, above 5% of one CPU; these cases are marked {MARK_FOREIGN} in the tables and "
+                   "their numbers carry that noise:\n")
+        rows = []
+        for c in bad:
+            f = c.foreign() or {}
+            cpus = num(f.get("cpus"))
+            if cpus is None:
+                cpus = c.c("foreign_cpu")
+            rows.append([c.id, u.plain(cpus), f"{u.plain(num(f.get('steal_s')))} s" if num(f.get("steal_s")) is not None
+                         else u.DASH, f.get("note") or ""])
+        out.append(table(["case", "foreign CPUs", "steal", "note"], rows, "lrrl"))
+        return "\n".join(out)
 
     def machine_section(self) -> str:
         si = self.run.sysinfo
@@ -729,20 +995,28 @@ class Report:
                                                        pattern_key(c.pattern), c.connections or 0,
                                                        c.offered_rps or 0, c.id))
         rows = [[c.id, c.kind, c.pattern, c.workload, u.count(c.connections), u.rate(c.offered_rps),
-                 flag(c, u.rate(c.c("rps"))), u.latency(c.latency("p50")), u.latency(c.latency("p99")),
-                 u.latency(c.latency("p99.9")), u.plain(c.c("cpu_us_per_req")), u.count(c.c("errors"))]
+                 self.flag(c, u.rate(c.c("rps"))), lat(c, "p50"), lat(c, "p99"),
+                 lat(c, "p99.9"), u.plain(c.c("cpu_us_per_req")), u.count(c.c("errors"))]
                 for c in cases]
+        if any(c.latency_is_lower_bound for c in cases):
+            self._used.add(LOWER_BOUND)
         for n, counters, e in self.run.gbench_only:
             rows.append([n, u.DASH, u.DASH, u.DASH, u.DASH, u.DASH, u.rate(num(counters.get("rps"))), u.DASH,
                          u.DASH, u.DASH, u.DASH, "did not run" if e else "no case file"])
         return ("## All cases\n\n<details><summary>" + f"{len(rows)} cases</summary>\n\n"
                 + table(["case", "kind", "pattern", "workload", "conns", "offered", "req/s", "p50", "p99",
-                         "p99.9", "CPU us/req", "errors"], rows, "llllrrrrrrrr") + "\n</details>\n")
+                         "p99.9", "CPU us/req", "errors"], rows, "llllrrrrrrrr") + self.legend()
+                + "\n</details>\n")
 
     def build(self) -> str:
         body = [self.throughput_section(), self.latency_section(), self.sweep_section(), self.cost_section(),
                 self.threads_section(), self.spread_section(), self.nagle_section(), self.upside_section(),
                 self.errors_section()]
+        measured = self.measured_section()
+        for c in self.run.cases:
+            if c.bringup_incomplete:
+                self.say(1, f"**Bring-up, {c.id}:** {self.bringup_text(c)}: the case ran with the connections "
+                            "that came up, so its numbers are for fewer connections than its name says.")
         head = self.header()
         reading = ["## Reading\n"]
         if self.reading:
@@ -753,7 +1027,7 @@ class Report:
         reading.append(f"- **This run** took {u.duration(wall)} on {self.machine_line()}.")
         if not self.run.cases:
             body.insert(0, "No cases in this run directory: nothing to chart.\n")
-        return self.embed_charts(head + "\n".join(reading) + "\n\n" + "".join(s for s in body if s)
+        return self.embed_charts(head + "\n".join(reading) + "\n\n" + measured + "".join(s for s in body if s)
                                  + self.machine_section() + "\n" + self.all_cases_section())
 
 
