@@ -29,8 +29,9 @@ DIRECTION = {
 }
 MAIN_COUNTERS = ["rps", "p50_us", "p99_us", "p999_us", "cpu_us_per_req", "vcsw_per_req",
                  "ivcsw_per_req", "peak_rss_kb", "errors"]
-# Settings of a case, not measurements: never compared.
-NOT_MEASURED = {"offered_rps"}
+# Settings of a case and conditions of its measurement, not properties of the server:
+# never compared.
+NOT_MEASURED = {"offered_rps", "generator_bound", "gen_busy", "foreign_cpu", "verdict_code"}
 
 
 def load_counters(path: str) -> tuple[dict, str]:
