@@ -283,6 +283,145 @@ class ReportTest(unittest.TestCase, NumberMatch):
         self.assertIn("**Errors:**", self.md)
 
 
+    # --- issue 10: what the numbers are worth -------------------------------------------
+
+    def test_generator_bound_is_marked_and_never_ranked(self):
+        doc = self.cases["matrix-reuseport-frame-tiny-c16"]
+        self.assertEqual(doc["counters"]["generator_bound"], 1)
+        # The fixture's point: the generator-bound case is the fastest of its cell.
+        cell = [d for d in self.cases.values() if d["case"]["kind"] == "matrix"
+                and d["case"]["workload"] == "tiny" and d["case"]["connections"] == 16]
+        self.assertEqual(max(cell, key=lambda d: d["counters"]["rps"])["case"]["pattern"], "reuseport")
+        sec = self.sec["Throughput vs connections / tiny"]
+        rows = {r["pattern"]: r for r in tables(sec)[0]}
+        self.assertIn("◇", rows["reuseport"]["16 conns req/s"])
+        self.assertNotIn("◇", rows["single"]["16 conns req/s"])
+        self.assertRegex(sec, r"(?m)^- ◇ \*\*generator-bound\*\*")
+        reading = self.sec["Reading"]
+        line = next(ln for ln in reading.splitlines() if ln.startswith("- **Throughput, tiny at 16"))
+        self.assertNotIn("serves the most", line)
+        self.assertIn("not ranked", line)
+        # Compared on server CPU per request instead: single is the cheapest, with the
+        # rate one server CPU could give at that cost (1e6 / 6.3 us).
+        single_cpu = self.cases["matrix-single-frame-tiny-c16"]["counters"]["cpu_us_per_req"]
+        self.assertRegex(line, r"server-single is the cheapest per request")
+        self.assertIn(f"≈ {1e6 / single_cpu:,.0f} req/s", line)
+        # Nor is it the winner on latency.
+        p99 = next(ln for ln in reading.splitlines() if ln.startswith("- **p99, tiny at 16"))
+        self.assertNotIn("lowest server-reuseport", p99)
+        self.assertIn("server-reuseport left out", p99)
+
+    def sweep_rows(self):
+        return {(r["pattern"], r["offered req/s"]): r
+                for r in table_with(self.sec["p99 vs offered load"], "offered req/s", "verdict")}
+
+    def test_sweep_verdicts_have_their_own_marks(self):
+        rows = self.sweep_rows()
+        self.assertEqual(rows[("single", "40,000")]["verdict"], "□ server saturated")
+        self.assertEqual(rows[("reuseport", "20,000")]["verdict"], "△ generator late")
+        self.assertEqual(rows[("reuseport", "40,000")]["verdict"], "◇ generator busy")
+        self.assertEqual(rows[("single", "5,000")]["verdict"], "ok")
+        sec = self.sec["p99 vs offered load"]
+        self.assertNotIn("could not keep up", sec)
+        for mark in "□△◇":
+            self.assertRegex(sec, rf"(?m)^- {mark} \*\*")
+
+    def test_sweep_chart_draws_each_verdict_with_its_own_point(self):
+        from pbtools import charts
+        from pbtools.rundir import load_run
+        cases = load_run(FIXTURE).of_kind("sweep")
+        chart = charts.sweep("s", "tiny", "frame", cases, analysis.sweep_knees(cases), PATTERNS,
+                             charts.Palette(PATTERNS))
+        blocks = dict(re.findall(r"\$(\w+) << EOD\n(.*?)EOD", chart.body, re.S))
+        want = {"sat": ("40000", 4), "late": ("20000", 8), "busy": ("40000", 12)}
+        for block, (rate, pt) in want.items():
+            lines = blocks[block].strip().splitlines()
+            self.assertEqual(len(lines), 1, block)
+            self.assertEqual(float(lines[0].split()[0]), float(rate), block)
+            self.assertRegex(chart.body, rf"\${block} using 1:2 with points pt {pt} ")
+        self.assertNotIn("could not keep up", chart.body)
+
+    def test_unsent_requests_make_percentiles_lower_bounds(self):
+        rows = self.sweep_rows()
+        sat = rows[("single", "40,000")]
+        self.assertGreater(self.cases["sweep-single-frame-tiny-r40000"]["loadgen"]["open_loop"]["unsent"], 0)
+        for col in ("p50", "p99", "p99.9"):
+            self.assertTrue(sat[col].startswith("≥ "), sat[col])
+        self.assertClose(sat["p99"], self.cases["sweep-single-frame-tiny-r40000"]["counters"]["p99_us"])
+        self.assertFalse(rows[("single", "20,000")]["p99"].startswith("≥"))
+        self.assertRegex(self.sec["p99 vs offered load"], r"(?m)^- ≥ \*\*lower bound\*\*")
+
+    def test_foreign_load_is_flagged_and_listed(self):
+        self.assertNotIn("load average", self.md)
+        rows = {r["pattern"]: r for r in tables(self.sec["Throughput vs connections / blocking-tail"])[0]}
+        self.assertIn("※", rows["thread-per-conn"]["16 conns req/s"])
+        self.assertNotIn("※", rows["single"]["16 conns req/s"])
+        sec = self.sec["How this was measured / Foreign load"]
+        t = {r["case"]: r for r in table_with(sec, "foreign CPUs", "steal")}
+        self.assertEqual(set(t), {"matrix-thread-per-conn-frame-blocking-tail-c16"})
+        self.assertClose(t["matrix-thread-per-conn-frame-blocking-tail-c16"]["foreign CPUs"], 0.12)
+        self.assertEqual(t["matrix-thread-per-conn-frame-blocking-tail-c16"]["steal"], "0.05 s")
+
+    def test_jain_is_na_with_one_thread(self):
+        t = table_with(self.sec["Load spread across threads"], "Jain requests", "Jain accepts")
+        single = [r for r in t if r["pattern"] == "single"]
+        self.assertTrue(single)
+        for r in single:
+            self.assertEqual((r["Jain requests"], r["max/min requests"], r["Jain accepts"]), ("n/a", "n/a", "n/a"))
+        # Two loops that both serve requests do get an index.
+        reuse = next(r for r in t if r["pattern"] == "reuseport" and r["workload"].startswith("churn"))
+        self.assertNotEqual(reuse["Jain requests"], "n/a")
+
+    def test_nagle_upside_rate_and_cpu(self):
+        t = table_with(self.sec["Nagle's upside: many small writes"], "req/s", "server CPU us/req")
+        self.assertEqual(len(t), 2)
+        for r in t:
+            doc = self.cases[f"nagle-upside-c{r['client nodelay']}"]
+            self.assertGreater(parse_number(r["req/s"]), 0)
+            self.assertClose(r["req/s"], doc["counters"]["rps"])
+            self.assertClose(r["server CPU us/req"], doc["counters"]["cpu_us_per_req"])
+
+    def test_how_this_was_measured(self):
+        sec = self.sec["How this was measured"]
+        t = {r["class"]: r for r in table_with(sec, "server figures", "bring-up")}
+        self.assertIn("server-snapshot ×13", t["matrix"]["server figures"])
+        self.assertIn("proc-stat ×1", t["matrix"]["server figures"])
+        self.assertIn("11 of 12 complete", t["matrix"]["bring-up"])
+        self.assertRegex(t["sweep"]["generator receive delay p50 / p99"], r"us / \d+ us")
+        # The incomplete bring-up is the case's finding, not an error.
+        self.assertIn("matrix-thread-per-conn-frame-idle-heavy-c64: 60 of 64 connections accepted within 10.0 s",
+                      sec)
+        self.assertNotIn("matrix-thread-per-conn-frame-idle-heavy-c64", self.sec["Errors"])
+
+
+def rewrite_case(run_dir, case_id, edit):
+    path = os.path.join(run_dir, "cases", case_id + ".json")
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    edit(doc)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+
+
+def strip_schema2(doc):
+    """A case file as schema 1 wrote it: none of issue 10's fields."""
+    doc["schema"] = "patternbench.case/1"
+    for k in ("verdict", "measurement"):
+        doc.pop(k, None)
+    for k in ("generator_bound", "gen_busy", "foreign_cpu", "verdict_code"):
+        doc["counters"].pop(k, None)
+    lg = doc.get("loadgen") or {}
+    lg["schema_version"] = 1
+    for k in ("verdict", "bringup"):
+        lg.pop(k, None)
+    gen = lg.get("generator") or {}
+    for k in ("bound", "recv_delay_us"):
+        gen.pop(k, None)
+    if (doc.get("server") or {}).get("window"):
+        doc["server"]["window"].pop("per_thread", None)
+        doc["server"]["window"].pop("source", None)
+
+
 class ReportRobustnessTest(unittest.TestCase):
     """The report must come out whole from a partial or odd run directory."""
 
@@ -343,6 +482,79 @@ class ReportRobustnessTest(unittest.TestCase):
         self.assertIn("truncated.json", md)          # named as a problem, not fatal
         self.assertIn("multi-accept", md)
         self.assertIn("wall time **unknown**", md)
+
+    def test_no_foreign_load_sentence(self):
+        run = copy_fixture(self.tmp)
+        rewrite_case(run, "matrix-thread-per-conn-frame-blocking-tail-c16",
+                     lambda d: (d["measurement"]["foreign"].update(cpus=0.01, flag=False),
+                                d["counters"].update(foreign_cpu=0.01)))
+        md = self.report(run)
+        self.assertIn("no case had foreign load above 5% of a CPU", md)
+        self.assertNotIn("※", md)
+
+    def test_schema1_files_old_verdicts_derived_and_one_thread_jain_na(self):
+        run = copy_fixture(self.tmp)
+        for f in os.listdir(os.path.join(run, "cases")):
+            rewrite_case(run, f[:-5], strip_schema2)
+        # An old harness wrote Jain 1 over a single loop.
+        rewrite_case(run, "matrix-single-frame-tiny-c16",
+                     lambda d: d["counters"].update(jain_requests=1.0, maxmin_requests=1.0))
+        # Gbench rows would fill the stripped counters back in.
+        os.unlink(os.path.join(run, "gbench.json"))
+        md = self.report(run)
+        sec = sections(md)
+        rows = {(r["pattern"], r["offered req/s"]): r["verdict"]
+                for r in table_with(sec["p99 vs offered load"], "offered req/s", "verdict")}
+        self.assertEqual(rows[("single", "40,000")], "□ server saturated")
+        self.assertEqual(rows[("reuseport", "20,000")], "△ generator late")
+        self.assertEqual(rows[("reuseport", "40,000")], "◇ generator busy")   # generator.saturated
+        t = table_with(sec["Load spread across threads"], "Jain requests")
+        r = next(r for r in t if r["pattern"] == "single" and r["workload"].startswith("tiny"))
+        self.assertEqual(r["Jain requests"], "n/a")
+        self.assertEqual(r["counted over"], "lifetime")
+        self.assertIn("Not measured in this run", sec["How this was measured / Foreign load"])
+
+    def test_fairness_prefers_window_per_thread(self):
+        sys.path.insert(0, TOOLS)
+        from pbtools.rundir import jain, load_run
+        self.assertIsNone(jain([5]))
+        self.assertAlmostEqual(jain([1, 1]), 1.0)
+        run = copy_fixture(self.tmp)
+
+        def old_counters(d):
+            d["schema"] = "patternbench.case/1"
+            for k in ("jain_requests", "maxmin_requests"):
+                d["counters"].pop(k, None)
+        rewrite_case(run, "matrix-reuseport-frame-tiny-c16", old_counters)
+        os.unlink(os.path.join(run, "gbench.json"))
+        case = next(c for c in load_run(run).cases if c.id == "matrix-reuseport-frame-tiny-c16")
+        window = [t["requests"] for t in case.server["window"]["per_thread"]]
+        lifetime = [t["requests"] for t in case.server["stats"]["threads"]]
+        self.assertNotAlmostEqual(jain(window), jain(lifetime), places=3)
+        self.assertAlmostEqual(case.c("jain_requests"), jain(window))
+
+    def test_nagle_upside_rate_left_at_zero_by_an_old_harness(self):
+        """Schema 1's Nagle's-upside client never counted its window replies: rps 0,
+        throughput_rps 0, no server CPU, although every request was answered."""
+        run = copy_fixture(self.tmp)
+
+        def old(d):
+            d["schema"] = "patternbench.case/1"
+            d["counters"]["rps"] = 0
+            d["counters"].pop("cpu_us_per_req", None)
+            lg = d["loadgen"]
+            lg.update(window_replies=0, throughput_rps=0, mode="closed", duration_s=2)
+            d["server"] = {"cpu_us": None, "accounting": "none",
+                           "window": {"seconds": 1.95, "cpu_us": 41907.0, "vcsw": 170, "ivcsw": 5,
+                                      "requests_estimated": 0}}
+        rewrite_case(run, "nagle-upside-coff", old)
+        os.unlink(os.path.join(run, "gbench.json"))
+        with open(os.path.join(run, "cases", "nagle-upside-coff.json"), encoding="utf-8") as f:
+            requests = json.load(f)["loadgen"]["requests"]
+        sec = sections(self.report(run))["Nagle's upside: many small writes"]
+        r = next(r for r in table_with(sec, "req/s", "server CPU us/req") if r["client nodelay"] == "off")
+        self.assertAlmostEqual(parse_number(r["req/s"]), requests / 2, delta=1)
+        self.assertAlmostEqual(parse_number(r["server CPU us/req"]), 41907.0 / (requests / 2 * 1.95), delta=0.05)
 
     def test_gbench_only_and_empty_dirs(self):
         only = os.path.join(self.tmp, "gbench-only")
