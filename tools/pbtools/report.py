@@ -470,8 +470,11 @@ class Report:
                         f"(p99 {u.latency(k.p99)})")
             gen = generator_points(k)
             if gen:
-                what = ", ".join(f"{VERDICT_TEXT[c.verdict()[0]]} at {u.rate(c.offered_rps)} req/s"
-                                 for c in sorted(gen, key=lambda c: c.offered_rps))
+                by_kind: dict = {}
+                for c in sorted(gen, key=lambda c: c.offered_rps):
+                    by_kind.setdefault(c.verdict()[0], []).append(u.rate(c.offered_rps))
+                what = " and ".join(f"{VERDICT_TEXT[kind]} at {', '.join(rates)} req/s"
+                                    for kind, rates in by_kind.items())
                 doubtful.append(f"{text}, but {what}, so that knee may be the generator's")
             else:
                 ranked.append(text)
