@@ -13,6 +13,7 @@ const auto kStart = std::chrono::steady_clock::now();
 }
 
 void announce_listening(const ServerOptions& options, uint16_t port) {
+    if (!options.stats_file.empty()) open_snapshot_file(options.stats_file + ".snapshots");
     fmt::print("listening {}:{}\n", options.host, port);
     std::fflush(stdout);
 }

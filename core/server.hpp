@@ -10,8 +10,10 @@
 
 namespace pb {
 
-// Prints the one line tools and tests wait for, "listening HOST:PORT", and
-// flushes it.
+// The server is ready. With --stats-file, opens "<stats-file>.snapshots" so
+// that SIGUSR1 appends a snapshot to it from now on (register every thread's
+// stats before this); then prints the one line tools and tests wait for,
+// "listening HOST:PORT", and flushes it.
 void announce_listening(const ServerOptions& options, uint16_t port);
 
 // Writes --stats-file, when given. `pattern` names the server ("single", ...).

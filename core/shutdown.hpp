@@ -1,9 +1,11 @@
-// Signal-driven graceful shutdown. Construct a ShutdownSignal first thing in
-// main(), before any other thread exists: it blocks SIGINT and SIGTERM in the
-// calling thread, every thread started afterwards inherits that mask, and a
-// dedicated thread waits for the signals with sigwait(). No code runs in signal
-// context; `on_signal` runs on that thread, once, and should post the real work
-// to the loops that must do it.
+// Signal-driven graceful shutdown, and SIGUSR1 snapshots. Construct a
+// ShutdownSignal first thing in main(), before any other thread exists: it
+// blocks SIGINT, SIGTERM and SIGUSR1 in the calling thread, every thread
+// started afterwards inherits that mask, and a dedicated thread waits for the
+// signals with sigwait(). No code runs in signal context. On SIGUSR1 that
+// thread calls write_snapshot() (stats.hpp) and waits again; on the first
+// SIGINT or SIGTERM it runs `on_signal`, which should post the real work to
+// the loops that must do it; a second one is ignored.
 #pragma once
 
 #include <atomic>

@@ -1,11 +1,18 @@
 #include "stats.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
 #include <system_error>
+
+#include "unique_fd.hpp"
 
 namespace pb {
 
@@ -50,7 +57,7 @@ void append_thread(std::string& out, const ThreadStats& t, const char* indent) {
                    "{0}  \"connections_closed\": {7},\n{0}  \"peak_connections\": {8},\n"
                    "{0}  \"output_high_water\": {9},\n{0}  \"queue_high_water\": {10},\n"
                    "{0}  \"errors\": {{",
-                   indent, t.role, t.accepted, t.requests, t.bytes_in, t.bytes_out,
+                   indent, t.role, t.accepted.load(), t.requests.load(), t.bytes_in, t.bytes_out,
                    t.futile_wakeups, t.connections_closed, t.peak_connections,
                    t.output_high_water, t.queue_high_water);
     for (size_t i = 0; i < kErrorKinds; ++i) {
@@ -102,6 +109,118 @@ uint64_t current_thread_count() {
         if (line.rfind("Threads:", 0) == 0) return std::stoull(line.substr(8));
     }
     return 0;
+}
+
+namespace {
+
+// One entry of a snapshot's per_thread: a long-lived thread, or a group of
+// short-lived ones.
+struct Entry {
+    std::string role;
+    uint64_t requests = 0;  // folded in from registrations that ended
+    uint64_t accepted = 0;
+    std::vector<const ThreadStats*> live;
+};
+
+struct Registry {
+    std::mutex mutex;
+    std::vector<Entry> entries;  // the index is the id
+    UniqueFd snapshot_fd;
+    uint64_t seq = 0;
+};
+
+Registry& registry() {
+    static Registry r;
+    return r;
+}
+
+int64_t micros(const timeval& tv) { return int64_t{tv.tv_sec} * 1'000'000 + tv.tv_usec; }
+
+}  // namespace
+
+StatsRegistration::StatsRegistration(const ThreadStats& stats)
+    : StatsRegistration(stats, add_stats_group(stats.role)) {}
+
+StatsRegistration::StatsRegistration(const ThreadStats& stats, size_t group)
+    : stats_(&stats), entry_(group) {
+    Registry& r = registry();
+    std::lock_guard lock(r.mutex);
+    r.entries.at(entry_).live.push_back(stats_);
+}
+
+StatsRegistration::StatsRegistration(StatsRegistration&& other) noexcept
+    : stats_(std::exchange(other.stats_, nullptr)), entry_(other.entry_) {}
+
+StatsRegistration::~StatsRegistration() {
+    if (!stats_) return;  // moved from
+    Registry& r = registry();
+    std::lock_guard lock(r.mutex);
+    Entry& e = r.entries[entry_];
+    e.requests += stats_->requests.load();
+    e.accepted += stats_->accepted.load();
+    e.live.erase(std::find(e.live.begin(), e.live.end(), stats_));
+}
+
+size_t add_stats_group(const std::string& role) {
+    Registry& r = registry();
+    std::lock_guard lock(r.mutex);
+    r.entries.emplace_back().role = role;
+    return r.entries.size() - 1;
+}
+
+void open_snapshot_file(const std::string& path) {
+    UniqueFd fd(check_syscall(
+        ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644),
+        ("open " + path).c_str()));
+    Registry& r = registry();
+    std::lock_guard lock(r.mutex);
+    r.snapshot_fd = std::move(fd);
+}
+
+void write_snapshot() {
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    uint64_t threads = current_thread_count();
+
+    Registry& r = registry();
+    std::lock_guard lock(r.mutex);
+    if (!r.snapshot_fd) return;
+    std::string line;
+    auto out = std::back_inserter(line);
+    fmt::format_to(out,
+                   "{{\"seq\": {}, \"t_ns\": {}, \"utime_us\": {}, \"stime_us\": {}, "
+                   "\"nvcsw\": {}, \"nivcsw\": {}, \"maxrss_kb\": {}, \"threads_now\": {}, ",
+                   r.seq, int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec, micros(usage.ru_utime),
+                   micros(usage.ru_stime), usage.ru_nvcsw, usage.ru_nivcsw, usage.ru_maxrss,
+                   threads);
+    std::string per_thread;
+    uint64_t requests = 0;
+    uint64_t accepted = 0;
+    for (size_t id = 0; id < r.entries.size(); ++id) {
+        const Entry& e = r.entries[id];
+        uint64_t req = e.requests;
+        uint64_t acc = e.accepted;
+        for (const ThreadStats* t : e.live) {
+            req += t->requests.load();
+            acc += t->accepted.load();
+        }
+        requests += req;
+        accepted += acc;
+        fmt::format_to(std::back_inserter(per_thread),
+                       "{}{{\"id\": {}, \"role\": \"{}\", \"requests\": {}, \"accepted\": {}}}",
+                       id ? ", " : "", id, e.role, req, acc);
+    }
+    fmt::format_to(out, "\"requests\": {}, \"accepted\": {}, \"per_thread\": [{}]}}\n", requests,
+                   accepted, per_thread);
+    // One write(2) on an O_APPEND descriptor: a reader never sees half a line
+    // from us, and lines never interleave.
+    ssize_t n = ::write(r.snapshot_fd.get(), line.data(), line.size());
+    if (n != static_cast<ssize_t>(line.size()))
+        fmt::print(stderr, "snapshot {}: write failed ({})\n", r.seq,
+                   n < 0 ? std::generic_category().message(errno) : "short write");
+    ++r.seq;
 }
 
 }  // namespace pb

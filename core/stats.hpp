@@ -1,9 +1,12 @@
 // Per-thread server counters. Each thread owns one ThreadStats and is the only
 // writer; the main thread reads them after join (or after the owning loop has
-// stopped), so no atomics are needed on the hot path.
+// stopped). The two counters a SIGUSR1 snapshot reads while the owner runs,
+// requests and accepted, are Counters; the rest are plain integers.
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -28,10 +31,35 @@ enum class ErrorKind : uint8_t {
 inline constexpr size_t kErrorKinds = static_cast<size_t>(ErrorKind::kCount);
 const char* to_string(ErrorKind kind);
 
+// A counter with one writing thread that other threads may read at any time.
+// With a single writer a relaxed load and store is enough: no locked
+// read-modify-write, so `++counter` costs what it costs on a plain uint64_t.
+class Counter {
+public:
+    Counter() = default;
+    Counter(const Counter& other) : value_(other.load()) {}
+    Counter& operator=(const Counter& other) {
+        value_.store(other.load(), std::memory_order_relaxed);
+        return *this;
+    }
+
+    uint64_t load() const { return value_.load(std::memory_order_relaxed); }
+    operator uint64_t() const { return load(); }
+    // Owner thread only.
+    Counter& operator+=(uint64_t n) {
+        value_.store(load() + n, std::memory_order_relaxed);
+        return *this;
+    }
+    Counter& operator++() { return *this += 1; }
+
+private:
+    std::atomic<uint64_t> value_{0};
+};
+
 struct ThreadStats {
     std::string role = "loop";  // "loop", "acceptor", "worker", "connection", ...
-    uint64_t accepted = 0;
-    uint64_t requests = 0;
+    Counter accepted;
+    Counter requests;
     uint64_t bytes_in = 0;
     uint64_t bytes_out = 0;
     uint64_t futile_wakeups = 0;  // listener readable, but accept() found nothing
@@ -64,5 +92,47 @@ void write_stats_file(const std::string& path, const ProcessStats& process,
 
 // Threads in this process right now (from /proc/self/status; 0 if unknown).
 uint64_t current_thread_count();
+
+// SIGUSR1 snapshots (servers/README.md): the process-wide list of the threads
+// whose requests and accepted counters a snapshot reads. Every registration
+// is listed under an id, in registration order, and stays listed after it
+// ends, its final counts kept, so a snapshot's totals include exited threads.
+// Registering and unregistering take a mutex: once per thread, never per request.
+//
+// Any thread may register; `stats` must outlive the registration, its role is
+// read when registering, and only its requests and accepted are read after that.
+class StatsRegistration {
+public:
+    // A thread of its own: a new entry with the next id.
+    explicit StatsRegistration(const ThreadStats& stats);
+    // One of many short-lived threads summed into the entry `group`.
+    StatsRegistration(const ThreadStats& stats, size_t group);
+    StatsRegistration(StatsRegistration&& other) noexcept;
+    ~StatsRegistration();  // folds the counts into the entry
+    StatsRegistration(const StatsRegistration&) = delete;
+    StatsRegistration& operator=(const StatsRegistration&) = delete;
+    StatsRegistration& operator=(StatsRegistration&&) = delete;
+
+private:
+    const ThreadStats* stats_;
+    size_t entry_;
+};
+
+// A new entry, listed with `role`, that sums every thread registered into it,
+// live and finished (thread-per-conn's connection threads). Returns its id.
+size_t add_stats_group(const std::string& role);
+
+// Creates (or truncates) `path` and appends a snapshot to it on every
+// write_snapshot() from then on. Throws std::system_error on failure.
+void open_snapshot_file(const std::string& path);
+
+// Any thread (the ShutdownSignal thread on SIGUSR1). Appends one line to the
+// snapshot file with a single write(2) on an O_APPEND descriptor; does nothing
+// before open_snapshot_file(). The line:
+//   {"seq", "t_ns" (CLOCK_MONOTONIC), "utime_us", "stime_us", "nvcsw",
+//    "nivcsw", "maxrss_kb" (getrusage RUSAGE_SELF), "threads_now",
+//    "requests", "accepted" (process totals),
+//    "per_thread": [{"id", "role", "requests", "accepted"}, ...]}
+void write_snapshot();
 
 }  // namespace pb

@@ -48,7 +48,6 @@ struct LoopThread {
 // Blocking mode, acceptor thread: hands each connection to its loop, then,
 // once the listener is shut, queues the loop's shutdown behind those hand-offs.
 void accept_into(LoopThread& t, int listener, const pb::ServerOptions& options) {
-    t.acceptor_stats.role = "acceptor";
     while (pb::UniqueFd fd = pb::accept_blocking(listener, true, t.acceptor_stats)) {
         auto conn = std::make_shared<pb::UniqueFd>(std::move(fd));  // closes if never run
         t.loop.post([&t, &options, conn] {
@@ -87,9 +86,14 @@ int run(int argc, char** argv) {
                                             .backlog = options.backlog,
                                             .nonblocking = !blocking});
     std::vector<std::unique_ptr<LoopThread>> loops;
+    std::vector<pb::StatsRegistration> registered;
     for (unsigned i = 0; i < options.threads; ++i) {
         auto& t = *loops.emplace_back(std::make_unique<LoopThread>(options));
-        if (!blocking) {
+        registered.emplace_back(t.stats);
+        if (blocking) {
+            t.acceptor_stats.role = "acceptor";
+            registered.emplace_back(t.acceptor_stats);
+        } else {
             uint32_t flags = mode == AcceptMode::kExclusive ? pb::kExclusive : 0u;
             t.reactor.listen_on(listener.get(), flags, pb::Reactor::FdLimitPolicy::kPause);
         }

@@ -63,6 +63,9 @@ int run(int argc, char** argv) {
         readers.push_back(std::make_unique<LoopThread>(options));
     LoopThread acceptor(options);
     acceptor.stats.role = "acceptor";
+    std::vector<pb::StatsRegistration> registered;
+    registered.emplace_back(acceptor.stats);
+    for (auto& t : readers) registered.emplace_back(t->stats);
     size_t next = 0;
     acceptor.reactor.set_hand_off([&](pb::UniqueFd fd) {
         hand_to(*readers[next++ % readers.size()], std::move(fd), options);

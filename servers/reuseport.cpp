@@ -45,9 +45,11 @@ int run(int argc, char** argv) {
     // Every loop thread opens descriptors, so EMFILE pauses instead of using a
     // reserve fd that another thread could take.
     std::vector<std::unique_ptr<LoopThread>> loops;
+    std::vector<pb::StatsRegistration> registered;
     uint16_t port = options.port;
     for (unsigned i = 0; i < options.threads; ++i) {
         auto& t = *loops.emplace_back(std::make_unique<LoopThread>(options));
+        registered.emplace_back(t.stats);
         t.listener = pb::listen_tcp(
             {.host = options.host, .port = port, .backlog = options.backlog, .reuseport = true});
         port = pb::local_port(t.listener.get());

@@ -28,6 +28,7 @@ int run(int argc, char** argv) {
     // Listen. One thread opens every descriptor, so the reserve-fd trick is safe.
     pb::EventLoop loop;
     pb::ThreadStats stats;
+    pb::StatsRegistration registered(stats);
     pb::Reactor reactor(loop, options, stats);
     pb::ShutdownSignal shutdown([&] {
         loop.post([&] { reactor.begin_shutdown([&] { loop.stop(); }); });

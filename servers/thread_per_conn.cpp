@@ -16,7 +16,8 @@
 // Stats: one "acceptor" entry for the main thread (its peak_connections is the
 // most connection threads alive at once) and one "connection" entry summing
 // every connection thread when it finishes: a per-thread entry for thousands
-// of short-lived threads would say nothing a sum does not.
+// of short-lived threads would say nothing a sum does not. SIGUSR1 snapshots
+// list the same two entries, the second summing live and finished threads.
 #include <pthread.h>
 #include <sys/socket.h>
 
@@ -45,6 +46,7 @@ struct Connections {
     std::set<int> fds;              // open connections, cut at the shutdown deadline
     std::vector<pthread_t> exited;  // finished, waiting to be joined
     pb::ThreadStats finished;       // every finished thread's counters, summed
+    size_t snapshot_group = 0;      // the snapshots' "connection" entry
 };
 
 struct ConnectionJob {
@@ -57,20 +59,21 @@ struct ConnectionJob {
 // Connection thread: serves one connection, then reports and leaves.
 void* serve_connection(void* arg) {
     std::unique_ptr<ConnectionJob> job(static_cast<ConnectionJob*>(arg));
+    Connections& c = job->connections;
     pb::ThreadStats stats;
+    pb::StatsRegistration registered(stats, c.snapshot_group);
     try {
         pb::serve_blocking(job->fd.get(), job->options, job->drain, stats);
     } catch (const std::exception&) {
         stats.count(pb::ErrorKind::kRead);  // setsockopt on a connection already gone
     }
-    Connections& c = job->connections;
     std::lock_guard lock(c.mutex);
     c.fds.erase(job->fd.get());
     job->fd.reset();  // closed under the lock: the acceptor never cuts a reused fd
     c.finished.add(stats);
     c.exited.push_back(pthread_self());
     if (--c.live == 0) c.all_done.notify_all();
-    return nullptr;  // after the unlock this thread touches nothing shared
+    return nullptr;  // after the unlock this thread only leaves the snapshot registry
 }
 
 void join_exited(Connections& c) {
@@ -118,6 +121,12 @@ int run(int argc, char** argv) {
         drain.raise();  // idle connection threads close, busy ones finish first
         pb::stop_accepting(listener.get());
     });
+    Connections connections;
+    connections.finished.role = "connection";
+    pb::ThreadStats acceptor;
+    acceptor.role = "acceptor";
+    pb::StatsRegistration registered(acceptor);
+    connections.snapshot_group = pb::add_stats_group("connection");
     pb::announce_listening(options, pb::local_port(listener.get()));
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -125,10 +134,6 @@ int run(int argc, char** argv) {
         throw std::system_error(err, std::generic_category(), "pthread_attr_setstacksize");
 
     // Run: accept, and spawn a thread per connection, until SIGTERM.
-    Connections connections;
-    connections.finished.role = "connection";
-    pb::ThreadStats acceptor;
-    acceptor.role = "acceptor";
     uint64_t base_threads = pb::current_thread_count();
     size_t creations = 0;  // for --fail-thread-create-every
     while (pb::UniqueFd fd = pb::accept_blocking(listener.get(), false, acceptor)) {

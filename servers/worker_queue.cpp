@@ -90,7 +90,6 @@ private:
 
 // Worker thread: runs requests and hands each reply back to the loop.
 void work(JobQueue& queue, pb::EventLoop& loop, pb::Reactor& reactor, pb::ThreadStats& stats) {
-    stats.role = "worker";
     bool freed_for_loop = false;
     while (auto job = queue.pop(freed_for_loop)) {
         if (freed_for_loop) loop.post([&reactor] { reactor.retry_dispatch(); });
@@ -120,6 +119,13 @@ int run(int argc, char** argv) {
     // Listen. Only this thread opens descriptors, so the reserve-fd trick is safe.
     pb::EventLoop loop;
     pb::ThreadStats stats;
+    std::vector<pb::ThreadStats> worker_stats(options.threads);
+    std::vector<pb::StatsRegistration> registered;
+    registered.emplace_back(stats);
+    for (auto& s : worker_stats) {
+        s.role = "worker";
+        registered.emplace_back(s);
+    }
     pb::Reactor reactor(loop, options, stats);
     JobQueue queue(queue_depth);
     reactor.set_dispatcher([&](pb::Reactor::ConnRef conn, const pb::Request& request) {
@@ -133,7 +139,6 @@ int run(int argc, char** argv) {
     pb::announce_listening(options, pb::local_port(listener.get()));
 
     // Spawn the workers.
-    std::vector<pb::ThreadStats> worker_stats(options.threads);
     std::vector<std::thread> workers;
     for (auto& s : worker_stats)
         workers.emplace_back(work, std::ref(queue), std::ref(loop), std::ref(reactor), std::ref(s));
@@ -148,8 +153,9 @@ int run(int argc, char** argv) {
     queue.close();
     for (auto& w : workers) w.join();
     stats.queue_high_water = queue.high_water();
-    worker_stats.insert(worker_stats.begin(), stats);
-    pb::write_stats_if_requested(options, "worker-queue", worker_stats, peak_threads);
+    std::vector<pb::ThreadStats> all{stats};
+    all.insert(all.end(), worker_stats.begin(), worker_stats.end());
+    pb::write_stats_if_requested(options, "worker-queue", all, peak_threads);
     return 0;
 }
 
