@@ -38,6 +38,9 @@ COUNTER_NAMES = [
     "generator_bound", "gen_busy", "foreign_cpu", "verdict_code",
 ]
 
+# Latency keys of Case.latency() that have a counter (and so a range).
+LATENCY_COUNTERS = {"p50": "p50_us", "p99": "p99_us", "p99.9": "p999_us"}
+
 # Verdicts of a case (results/README.md), in the loadgen's precedence order after "ok".
 VERDICTS = ["ok", "server-saturated", "generator-late", "generator-busy"]
 # counters.verdict_code -> verdict kind.
@@ -148,6 +151,11 @@ class Case:
     schema: str = ""
     verdict_obj: dict | None = None  # the case file's top-level "verdict" (schema 2)
     measurement: dict | None = None  # the case file's "measurement" (schema 2)
+    # Section D (issue 11): counters are medians over the repetitions, ranges their
+    # [min, max]; repetitions keeps each run's own counters, verdict and measurement.
+    ranges: dict = field(default_factory=dict)
+    repetitions: list = field(default_factory=list)
+    repetition_of_record: int | None = None
 
     def c(self, name: str) -> float | None:
         """A counter, None when absent. max/min ratios may be infinite (an idle
@@ -156,6 +164,63 @@ class Case:
         if name.startswith("maxmin_") and isinstance(v, float) and math.isinf(v) and v > 0:
             return v
         return num(v)
+
+    # --- repetitions (results/README.md, "Repetitions") ---
+
+    @property
+    def n_reps(self) -> int:
+        """How many repetitions the counters summarise (1 for older files)."""
+        return max(1, len(self.repetitions))
+
+    def measure(self, counter: str):
+        """The counter as a Measure: median, [min, max] over the repetitions, and how
+        many repetitions there were. Latency keys ("p50", "p99", "p99.9") are accepted
+        for their counters. None when the counter is missing."""
+        from .analysis import Measure  # analysis imports this module
+        key = LATENCY_COUNTERS.get(counter, counter)
+        value = self.latency(counter) if counter in LATENCY_COUNTERS else self.c(key)
+        if value is None:
+            return None
+        lo, hi = value, value
+        r = self.ranges.get(key)
+        n = self.n_reps
+        if (isinstance(r, list) and len(r) == 2 and num(r[0]) is not None and num(r[1]) is not None
+                and self.c(key) is not None):
+            lo, hi = num(r[0]), num(r[1])
+        else:
+            n = 1   # a number no repetition vouches for (derived, or from the loadgen record)
+        return Measure(value, min(lo, value), max(hi, value), n)
+
+    def rep_counters(self) -> list[dict]:
+        return [r.get("counters") or {} for r in self.repetitions if isinstance(r, dict)]
+
+    def rep_verdicts(self) -> list[str]:
+        """Each repetition's verdict kind; [the case's verdict] for a single run."""
+        kinds = []
+        for r in self.repetitions:
+            if not isinstance(r, dict):
+                continue
+            kind = dig(r, "verdict", "kind")
+            code = num(dig(r, "counters", "verdict_code"))
+            if kind not in VERDICTS and code is not None:
+                kind = VERDICT_CODES.get(int(code))
+            if num(dig(r, "counters", "generator_bound")) == 1:
+                kind = "generator-busy"
+            if kind in VERDICTS:
+                kinds.append(kind)
+        return kinds or [self.verdict()[0]]
+
+    def verdict_counts(self) -> dict:
+        """{verdict kind: repetitions with it}, in VERDICTS order."""
+        out: dict = {}
+        for k in self.rep_verdicts():
+            out[k] = out.get(k, 0) + 1
+        return {k: out[k] for k in VERDICTS if k in out}
+
+    @property
+    def generator_limited(self) -> bool:
+        """Any repetition's rate or latency describes the generator: busy or late."""
+        return self.generator_bound or any(k in ("generator-late", "generator-busy") for k in self.rep_verdicts())
 
     @property
     def has_errors(self) -> bool:
@@ -245,7 +310,12 @@ class Case:
     def generator_bound(self) -> bool:
         """A load-generator thread was busy for (nearly) the whole window: the rate and
         the latencies describe the generator as much as the server."""
+        if "generator-busy" in (self.rep_verdicts() if self.repetitions else []):
+            return True
         gb = self.c("generator_bound")
+        r = self.ranges.get("generator_bound")
+        if isinstance(r, list) and len(r) == 2 and num(r[1]) is not None:
+            gb = max(gb or 0.0, num(r[1]))   # any repetition generator-bound
         if gb is not None:
             return gb >= 1
         if as_bool(dig(self.loadgen, "generator", "bound")):
@@ -276,6 +346,9 @@ class Case:
     def foreign_load(self) -> bool:
         """Other work (not the server, generator or harness) used more than 5% of a CPU
         over the window."""
+        for r in self.repetitions:
+            if isinstance(r, dict) and as_bool(dig(r, "measurement", "foreign", "flag")):
+                return True
         f = self.foreign()
         if f is not None and as_bool(f.get("flag")) is not None:
             return bool(as_bool(f.get("flag")))
@@ -340,10 +413,22 @@ def _load_json(path: str, warnings: list):
         return None
 
 
+def median(values) -> float | None:
+    """The median (mean of the two middle values for an even count), as the harness
+    computes it (bench/case_file.cpp)."""
+    xs = sorted(values)
+    if not xs:
+        return None
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
 def gbench_rows(doc) -> dict:
-    """{case name: {"counters": {...}, "error": str|None}} from a Google Benchmark
-    JSON document. With --benchmark_repetitions the "mean" aggregate stands for
-    the case (as compare.py does); plain repeated rows are averaged."""
+    """{case name: {"counters": {...}, "ranges": {...}, "n": repetitions, "error": str|None}}
+    from a Google Benchmark JSON document. The harness writes one plain row per
+    repetition, all with the case's name: those give the median and [min, max] of each
+    counter, as in the case file. With Google Benchmark's own --benchmark_repetitions,
+    the "mean" aggregate stands for the case (as compare.py does), without a range."""
     rows = doc.get("benchmarks") if isinstance(doc, dict) else None
     if not isinstance(rows, list):
         return {}
@@ -372,17 +457,18 @@ def gbench_rows(doc) -> dict:
             "iterations", "real_time", "cpu_time", "time_unit", "label", "error_occurred",
             "error_message"}
     for name, g in grouped.items():
-        sums: dict = {}
-        counts: dict = {}
+        values: dict = {}
         for r in g["rows"]:
             for k, v in r.items():
                 if k in skip:
                     continue
                 x = num(v)
                 if x is not None:
-                    sums[k] = sums.get(k, 0.0) + x
-                    counts[k] = counts.get(k, 0) + 1
-        out[name] = {"counters": {k: sums[k] / counts[k] for k in sums}, "error": g["error"]}
+                    values.setdefault(k, []).append(x)
+        n = len(g["rows"])
+        ranges = {k: [min(xs), max(xs)] for k, xs in values.items()} if n > 1 else {}
+        out[name] = {"counters": {k: median(xs) for k, xs in values.items()}, "ranges": ranges,
+                     "n": n, "error": g["error"]}
     return out
 
 
@@ -396,6 +482,8 @@ def _fill_counters(case: Case) -> None:
     def put(name, value):
         if num(c.get(name)) is None and value is not None:
             c[name] = value
+            # Derived from the repetition of record: no repetition vouches for a range.
+            case.ranges.pop(name, None)
 
     # A closed-loop record whose window replies were never counted (the Nagle's-upside
     # client of case schema 1 left window_replies at 0) has rps 0 with every request
@@ -404,6 +492,7 @@ def _fill_counters(case: Case) -> None:
     if (num(c.get("rps")) == 0 and requests and lg.get("mode") == "closed"
             and num(lg.get("window_replies")) == 0 and not num(lg.get("throughput_rps"))):
         del c["rps"]
+        case.ranges.pop("rps", None)
         dur = num(lg.get("duration_s"))
         put("rps", requests / dur if dur else None)
         case.extra["rps_derived"] = "loadgen requests / duration_s (window_replies was not counted)"
@@ -491,6 +580,11 @@ def _case_from_doc(doc: dict, path: str) -> Case:
         schema=str(doc.get("schema") or ""),
         verdict_obj=doc.get("verdict") if isinstance(doc.get("verdict"), dict) else None,
         measurement=doc.get("measurement") if isinstance(doc.get("measurement"), dict) else None,
+        ranges=doc.get("ranges") if isinstance(doc.get("ranges"), dict) else {},
+        repetitions=[r for r in doc.get("repetitions") or [] if isinstance(r, dict)]
+        if isinstance(doc.get("repetitions"), list) else [],
+        repetition_of_record=int(num(doc.get("repetition_of_record")))
+        if num(doc.get("repetition_of_record")) is not None else None,
     )
     if case.connections is None:
         conns = num(dig(case.loadgen, "config", "connections"))
