@@ -64,6 +64,21 @@ def _pos(v):
     return v if v is not None and v > 0 else None
 
 
+def _mrow(m, log=False):
+    """(median, lo, hi) of an analysis.Measure for a yerrorbars column triple; None
+    cells for a missing one (gnuplot skips NaN). With one repetition lo = hi = median:
+    the bar has no length."""
+    if m is None:
+        return (None, None, None)
+    if log:
+        return (_pos(m.value), _pos(m.lo) or _pos(m.value), _pos(m.hi))
+    return (m.value, m.lo, m.hi)
+
+
+# Every key sits outside the plot area, so a legend never covers a point.
+KEY_OUTSIDE = "set key outside right top vertical Left reverse samplen 2 spacing 1.1"
+
+
 # Point symbols of the verdicts, the same shapes as the marks in REPORT.md's tables
 # (report.py): open diamond = generator busy (generator-bound), open triangle =
 # generator late, open square = server saturated.
@@ -99,12 +114,14 @@ def throughput(name: str, workload: str, protocol: str, cases: list[Case], run_p
         return _throughput_bars(name, workload, protocol, conns[0], cases, run_patterns, pal)
     body, plots, shown = [], [], []
     for i, ((pattern,), cs) in enumerate(per.items()):
-        rows = sorted(((c.connections, c.c("rps")) for c in cs if c.connections), key=lambda r: r[0])
+        rows = sorted(((c.connections, *_mrow(c.measure("rps"))) for c in cs if c.connections),
+                      key=lambda r: r[0])
         if not any(r[1] is not None for r in rows):
             continue
         shown.append(pattern)
         body.append(datablock(f"p{i}", rows))
-        plots.append(f"$p{i} using 1:2 with linespoints lw 2 pt 7 ps 1.2 lc rgb '{pal(pattern)}' "
+        # The line joins the medians; the bar is the [min-max] over the repetitions.
+        plots.append(f"$p{i} using 1:2:3:4 with yerrorlines lw 2 pt 7 ps 1.2 lc rgb '{pal(pattern)}' "
                      f"title {quote(pattern)}")
     if not plots:
         return None
@@ -120,14 +137,14 @@ def throughput(name: str, workload: str, protocol: str, cases: list[Case], run_p
     body.append(f"""
 set title {quote(f"Throughput vs connections: workload {workload} ({protocol}, closed loop)")}
 set xlabel 'connections'
-set ylabel 'requests/s'
+set ylabel 'requests/s (median, bar: min-max of the repetitions)'
 set logscale x 2
 set xtics ({tics})
 set xrange [{conns[0] / 1.6}:{conns[-1] * 1.6}]
 set yrange [0:*]
 set format y '%.0f'
 set grid
-set key outside right top
+{KEY_OUTSIDE}
 set bmargin 5
 {footer(run_patterns, shown)}
 plot {', '.join(plots)}
@@ -148,9 +165,10 @@ def _throughput_bars(name, workload, protocol, n, cases, run_patterns, pal) -> C
         if v is None:
             continue
         x = -0.4 + (j + 0.5) * 0.8 / m
-        body.append(datablock(f"b{j}", [(x, v, 0.8 / m)]))
+        body.append(datablock(f"b{j}", [(x, v, 0.8 / m, *_mrow(c.measure("rps"))[1:])]))
         plots.append(f"$b{j} using 1:2:3 with boxes fs solid 0.85 border lc rgb '#333333' "
                      f"lc rgb '{pal(p)}' title {quote(p)}")
+        plots.append(f"$b{j} using 1:2:4:5 with yerrorbars pt 7 ps 0 lw 1.5 lc rgb 'black' notitle")
         text = (f"{v:,.0f}" + (" (errors)" if c.has_errors else "")
                 + ("\n◇ generator-bound" if c.generator_bound else ""))
         labels.append(f"set label {quote(text)} at {x:g}, {v:g} center offset 0,1.2 font ',9'")
@@ -165,7 +183,7 @@ set offsets 0, 0, graph 0.15, 0
 set xtics ({ticlabel(f"{n} connections")} 0) scale 0
 set format y '%.0f'
 set grid ytics
-set key outside right top
+{KEY_OUTSIDE}
 set bmargin 5
 {chr(10).join(labels)}
 {footer(run_patterns, patterns)}
@@ -197,7 +215,9 @@ def spectrum_points(case: Case):
     return pts, False
 
 
-def spectrum(name: str, title_what: str, cases: list[Case], baseline: Case | None, run_patterns, pal) -> Chart | None:
+def spectrum(name: str, title_what: str, cases: list[Case], baseline: Case | None, run_patterns, pal,
+             note: str = "") -> Chart | None:
+    """note: a line under the title (the closed-loop caveat)."""
     body, plots, shown, ys, xmax = [], [], [], [], 100.0
     series = [(c.pattern, c, pal(c.pattern), "lw 2", c.pattern)
               for c in sorted(cases, key=lambda c: pattern_key(c.pattern))]
@@ -225,7 +245,7 @@ def spectrum(name: str, title_what: str, cases: list[Case], baseline: Case | Non
     lo, hi = _latency_range(ys)
     xtics = ", ".join(f"{ticlabel(label)} {x:g}" for label, x in SPECTRUM_TICS if x <= xmax)
     body.append(f"""
-set title {quote("Latency by percentile: " + title_what)}
+set title {quote("Latency by percentile: " + title_what + "".join(chr(10) + part for part in note.split("; ") if part))}
 set xlabel 'percentile (log scale of 1/(1-p))'
 set ylabel 'latency'
 set logscale x 10
@@ -236,35 +256,42 @@ set xtics ({xtics})
 set ytics {log_latency_tics(lo, hi)}
 set mytics 10
 set grid xtics ytics mytics
-set key top left
+{KEY_OUTSIDE}
 set bmargin 5
 {footer(run_patterns, shown)}
 plot {', '.join(plots)}
 """)
-    return Chart(name, "Latency percentile spectrum, " + title_what, "".join(body), 960, 560)
+    return Chart(name, "Latency percentile spectrum, " + title_what, "".join(body), 1100, 580)
 
 
 # --- p99 vs offered load -----------------------------------------------------------
 
 def sweep(name: str, workload: str, protocol: str, cases: list[Case], knees: dict, run_patterns, pal) -> Chart | None:
+    """p99 (median, with the repetitions' min-max as a bar) vs offered rate, one line
+    per pattern; the workload's latency objective dashed; each knee circled."""
     body, plots, shown, ys, xs = [], [], [], [], []
+    objective = analysis.knee_objective_us(workload)
     per = analysis.group(cases, "pattern")
+    knee_labels = 0
     for i, ((pattern,), cs) in enumerate(per.items()):
-        rows = sorted((c.offered_rps, _pos(c.latency("p99"))) for c in cs if c.offered_rps)
-        if not any(y is not None for _, y in rows):
+        rows = sorted((c.offered_rps, *_mrow(c.measure("p99"), log=True)) for c in cs if c.offered_rps)
+        if not any(r[1] is not None for r in rows):
             continue
         shown.append(pattern)
-        xs += [x for x, _ in rows]
-        ys += [y for _, y in rows if y is not None]
+        xs += [r[0] for r in rows]
+        ys += [v for r in rows for v in r[1:] if v is not None]
         body.append(datablock(f"w{i}", rows))
         col = pal(pattern)
-        plots.append(f"$w{i} using 1:2 with linespoints lw 2 pt 7 lc rgb '{col}' title {quote(pattern)}")
+        plots.append(f"$w{i} using 1:2:3:4 with yerrorlines lw 2 pt 7 lc rgb '{col}' title {quote(pattern)}")
         k = knees.get(pattern)
         if k and k.rate is not None and k.p99 is not None:
-            label = f"knee {k.rate:,.0f}" + ("" if k.crossed else "+")
+            label = f"knee {k.rate:,.0f}" + ("+" if k.lower_bound else "")
             body.append(datablock(f"k{i}", [(k.rate, k.p99, label)]))
             plots.append(f"$k{i} using 1:2 with points pt 6 ps 3.5 lw 2.5 lc rgb '{col}' notitle")
-            plots.append(f"$k{i} using 1:2:3 with labels offset 0,1.6 font ',9' textcolor rgb '{col}' notitle")
+            # Stacked, so two knees at one rate do not print over each other.
+            plots.append(f"$k{i} using 1:2:3 with labels offset 0,{1.6 + 1.1 * knee_labels:g} font ',9' "
+                         f"textcolor rgb '{col}' notitle")
+            knee_labels += 1
     if not shown:
         return None
     errs = [(c.offered_rps, _pos(c.latency("p99"))) for c in cases if c.has_errors and c.offered_rps]
@@ -272,22 +299,28 @@ def sweep(name: str, workload: str, protocol: str, cases: list[Case], knees: dic
         body.append(datablock("err", errs))
         plots.append("$err using 1:2 with points pt 2 ps 2.5 lw 2 lc rgb 'black' title 'case had errors'")
     # Three different verdicts: the server at its limit (a finding), and the generator
-    # sending late or out of CPU (the point describes the generator).
+    # sending late or out of CPU (the point describes the generator). A point gets the
+    # mark of every verdict any of its repetitions had.
     for kind, block, pt, title in VERDICT_POINTS:
         pts = [(c.offered_rps, _pos(c.latency("p99"))) for c in cases
-               if c.offered_rps and _pos(c.latency("p99")) and verdict_kind(c) == kind]
+               if c.offered_rps and _pos(c.latency("p99"))
+               and (verdict_kind(c) == kind or kind in c.rep_verdicts())]
         if pts:
             body.append(datablock(block, pts))
             plots.append(f"${block} using 1:2 with points pt {pt} ps 2.8 lw 2 lc rgb 'black' title {quote(title)}")
-    plots.append("NaN with points pt 6 ps 2 lw 2 lc rgb 'black' "
-                 f"title 'knee: last rate with p99 < {analysis.KNEE_FACTOR:g}x lowest-rate p99 (+: never crossed)'")
-    lo, hi = _latency_range(ys)
+    lo, hi = _latency_range(ys + [objective])
     xlog = _span_log(xs)
     xr = (f"[{min(xs) / 1.5:g}:{max(xs) * 1.5:g}]" if xlog else f"[0:{max(xs) * 1.08:g}]")
+    xmin, xmax = ((min(xs) / 1.5, max(xs) * 1.5) if xlog else (0, max(xs) * 1.08))
+    body.append(datablock("obj", [(xmin, objective), (xmax, objective)]))
+    plots.append(f"$obj using 1:2 with lines dt 2 lw 1.5 lc rgb '#555555' "
+                 f"title {quote(f'objective: p99 ≤ {_us_text(objective)}')}")
+    plots.append("NaN with points pt 6 ps 2 lw 2 lc rgb 'black' "
+                 f"title {quote('knee: highest rate meeting the objective (+: may be higher)')}")
     body.append(f"""
 set title {quote(f"p99 latency vs offered load (open loop): workload {workload} ({protocol})")}
 set xlabel 'offered load, requests/s{" (log scale)" if xlog else ""}'
-set ylabel 'p99 latency (coordinated-omission corrected)'
+set ylabel 'p99 latency (coordinated-omission corrected; median, bar: min-max)'
 {"set logscale x 10" if xlog else "unset logscale x"}
 set logscale y 10
 set xrange {xr}
@@ -295,37 +328,43 @@ set yrange [{lo:g}:{hi * 10:g}]
 set ytics {log_latency_tics(lo, hi * 10)}
 set format x '%.0f'
 set grid
-set key top left
+{KEY_OUTSIDE}
 set bmargin 5
 {footer(run_patterns, shown)}
 plot {', '.join(plots)}
 """)
-    return Chart(name, f"p99 vs offered load, {workload}", "".join(body), 960, 560)
+    return Chart(name, f"p99 vs offered load, {workload}", "".join(body), 1150, 580)
+
+
+def _us_text(us: float) -> str:
+    return f"{us / 1000:g} ms" if us >= 1000 else f"{us:g} us"
 
 
 # --- grouped bars (costs) --------------------------------------------------------
 
 def _bars(categories, patterns, value, pal, prefix, marked=None):
     """Datablocks and plot clauses for clustered bars: category i at x = i, one bar
-    per pattern inside it. value(category, pattern) -> float | None; marked(category,
-    pattern) -> True puts the generator-bound diamond on top of that bar."""
+    per pattern inside it. value(category, pattern) -> analysis.Measure | float | None:
+    the bar is the median, a black range bar its [min-max] over the repetitions;
+    marked(category, pattern) -> True puts the generator-bound diamond on top."""
     body, plots, shown, gen = [], [], set(), []
     m = max(len(patterns), 1)
     width = 0.8 / m
     for j, p in enumerate(patterns):
         rows = []
         for i, cat in enumerate(categories):
-            v = value(cat, p)
+            v = analysis.as_measure(value(cat, p))
             if v is not None:
                 x = i - 0.4 + (j + 0.5) * width
-                rows.append((x, v, width))
+                rows.append((x, v.value, width, v.lo, v.hi))
                 shown.add(p)
                 if marked and marked(cat, p):
-                    gen.append((x, v))
+                    gen.append((x, v.value))
         if rows:
             body.append(datablock(f"{prefix}{j}", rows))
             plots.append(f"${prefix}{j} using 1:2:3 with boxes fs solid 0.85 border lc rgb '#333333' "
                          f"lc rgb '{pal(p)}' title {quote(p)}")
+            plots.append(f"${prefix}{j} using 1:2:4:5 with yerrorbars pt 7 ps 0 lw 1.5 lc rgb 'black' notitle")
     b, p = generator_bound_points(gen, f"{prefix}gen")
     return body + b, plots + p, shown
 
@@ -351,13 +390,13 @@ def cost_bars(name: str, title: str, panels, categories, run_patterns, pal, mark
 {"" if multi else "set title " + quote(title)}
 set ylabel {quote(ylabel)}
 set lmargin at screen 0.08
-set rmargin at screen 0.84
+set rmargin at screen 0.80
 set xrange [-0.6:{len(categories) - 0.4}]
 set yrange [0:*]
 set xtics ({tics}) scale 0
 set grid ytics
 set style fill solid 0.85
-set key outside right top
+{KEY_OUTSIDE}
 {"set bmargin 5" if n == len(panels) - 1 else "set bmargin 3"}
 {"set title " + quote(ylabel) if multi else ""}
 plot {', '.join(plots)}
@@ -440,12 +479,12 @@ def spread(name: str, title_what: str, cases: list[Case], run_patterns, pal) -> 
 set title {quote(f"{label} per thread / mean over the threads that {'serve requests' if n == 0 else 'accept'}")}
 set ylabel 'share / even share'
 set lmargin at screen 0.08
-set rmargin at screen 0.84
+set rmargin at screen 0.80
 set xrange [-0.6:{len(cases) - 0.4}]
 set yrange [0:{ymax:g}]
 set xtics ({', '.join(tics)}) scale 0
 set grid ytics
-set key outside right top
+{KEY_OUTSIDE}
 set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead dt 2 lc rgb '#555555'
 {"set bmargin 5" if n == 1 else "set bmargin 3"}
 {chr(10).join(labels)}
