@@ -9,11 +9,19 @@ histograms; every percentile counter is computed from that histogram, so the
 counters, the loadgen record and the charts agree exactly. Re-run after changing
 the shape; the output is deterministic.
 
-    python3 tests/tools/make_fixture.py [OUT_DIR]
+Every case runs REPETITIONS times (section D of the case schema): each repetition
+is a full case document with its own histogram and a spread like a real machine's
+(req/s within about 2%, CPU per request 3%, tails as the samples fall); the file
+holds their medians, [min, max] ranges and per-repetition records, aggregated as
+bench/case_file.cpp does. `--repetitions 1` writes a quick-profile run (one
+repetition, zero-width ranges).
+
+    python3 tests/tools/make_fixture.py [OUT_DIR] [--repetitions N]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -177,13 +185,68 @@ def fairness(threads, key):
     return round(j, 4) if j else None, round(mm, 4) if mm else None
 
 
-class Builder:
-    def __init__(self, out):
-        self.out = out
-        self.rng = random.Random(20250115)
-        self.cases = []
+# Per-repetition multipliers of the rate: a 2-3% spread, as repeated runs on a quiet
+# 2-CPU machine give. Their order is shuffled per case.
+RPS_SPREAD = (0.982, 1.0, 1.019, 0.991, 1.012)
+CPU_SPREAD = (0.97, 1.0, 1.03, 0.985, 1.015)
+SEED = 20250115
 
-    def add(self, info, samples, rps, *, server=None, extra_counters=None, errors=0, loadgen_kw=None,
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def aggregate(reps, run_order):
+    """bench/case_file.cpp aggregate_repetitions(): medians, ranges, the repetition of
+    record (median rps, lower middle), each repetition's own record."""
+    by_rps = sorted((r["counters"].get("rps", -1.0), i) for i, r in enumerate(reps))
+    rec = by_rps[(len(by_rps) - 1) // 2][1]
+    doc = dict(reps[rec])
+    names = []
+    for r in reps:
+        for k in r["counters"]:
+            if k not in names:
+                names.append(k)
+    counters, ranges = {}, {}
+    for k in names:
+        xs = [r["counters"][k] for r in reps if isinstance(r["counters"].get(k), (int, float))]
+        if xs:
+            counters[k] = median(xs)
+            ranges[k] = [min(xs), max(xs)]
+    doc["counters"] = counters
+    doc["ranges"] = ranges
+    doc["repetitions"] = [{"index": i, "run_order": run_order[i], "counters": r["counters"],
+                           "verdict": r["verdict"], "measurement": r["measurement"],
+                           "window": (r.get("server") or {}).get("window")} for i, r in enumerate(reps)]
+    doc["repetition_of_record"] = rec
+    return doc
+
+
+class Builder:
+    def __init__(self, out, repetitions=3):
+        self.out = out
+        self.reps = repetitions
+        self.rng = random.Random(SEED)
+        self.cases = []       # aggregated case documents
+        self.runs = []        # (case index, repetition) in the order they "ran"
+
+    def spread(self, table):
+        """This case's per-repetition multipliers, in a shuffled order."""
+        xs = list(table[:self.reps]) if self.reps <= len(table) else [
+            table[i % len(table)] for i in range(self.reps)]
+        if self.reps == 1:
+            return [1.0]
+        self.rng.shuffle(xs)
+        return xs
+
+    def case(self, make):
+        """make(i) -> one repetition's document (from rep()); aggregated into one case."""
+        reps = [make(i) for i in range(self.reps)]
+        self.cases.append(reps)
+
+    def rep(self, info, samples, rps, *, server=None, extra_counters=None, errors=0, loadgen_kw=None,
             foreign=(0.008, 0.0), snapshot_delay=(62, 71)):
         kw = dict(loadgen_kw or {})
         kw.setdefault("recv_delay", draw(self.rng, 200, 9, sigma=0.4, tail_fraction=0.02, tail_us=120))
@@ -222,9 +285,9 @@ class Builder:
                 "client_nodelay": True, "server_nodelay": True, "write_pattern": "single",
                 "quickack": False}
         base.update(info)
-        self.cases.append({"schema": "patternbench.case/2", "case": base, "counters": counters,
-                           "verdict": dict(lg["verdict"]), "measurement": measurement,
-                           "loadgen": lg, "server": server})
+        return {"schema": "patternbench.case/2", "case": base, "counters": counters,
+                "verdict": dict(lg["verdict"]), "measurement": measurement,
+                "loadgen": lg, "server": server}
 
     def server(self, pattern, conns, requests, cpu_per_req, vcsw, ivcsw, rss, threads, accepts=None,
                churn=False, source="server-snapshot", even_window=False):
@@ -244,20 +307,26 @@ class Builder:
         if os.path.isdir(self.out):
             shutil.rmtree(self.out)
         os.makedirs(os.path.join(self.out, "cases"))
-        for c in self.cases:
+        # One shuffled order of every (case, repetition), as the harness runs them.
+        runs = [(i, r) for i in range(len(self.cases)) for r in range(self.reps)]
+        random.Random(SEED).shuffle(runs)
+        order = {run: k for k, run in enumerate(runs)}
+        docs = [aggregate(reps, [order[(i, r)] for r in range(len(reps))]) for i, reps in enumerate(self.cases)]
+        for c in docs:
             dump(os.path.join(self.out, "cases", c["case"]["id"] + ".json"), c)
         benchmarks = []
-        for i, c in enumerate(self.cases):
-            row = {"name": c["case"]["name"] + "/iterations:1/manual_time",
-                   "family_index": i, "per_family_instance_index": 0,
-                   "run_name": c["case"]["name"] + "/iterations:1/manual_time",
-                   "run_type": "iteration", "repetitions": 1, "repetition_index": 0, "threads": 1,
-                   "iterations": 1, "real_time": 2.0e9, "cpu_time": 1.0e7, "time_unit": "ns"}
-            row.update(c["counters"])
-            benchmarks.append(row)
+        for i, reps in enumerate(self.cases):
+            for r, rep in enumerate(reps):
+                name = rep["case"]["name"]
+                row = {"name": name, "family_index": i, "per_family_instance_index": 0,
+                       "run_name": name, "run_type": "iteration", "repetitions": self.reps,
+                       "repetition_index": r, "threads": 1, "iterations": 1, "real_time": 2.0e9,
+                       "cpu_time": 1.0e7, "time_unit": "ns"}
+                row.update(rep["counters"])
+                benchmarks.append(row)
         # A case the harness could not run: it has a gbench row but no case file.
-        benchmarks.append({"name": "matrix/reuseport/frame/cpu/c16/iterations:1/manual_time",
-                           "run_name": "matrix/reuseport/frame/cpu/c16/iterations:1/manual_time",
+        benchmarks.append({"name": "matrix/reuseport/frame/cpu/c16",
+                           "run_name": "matrix/reuseport/frame/cpu/c16",
                            "run_type": "iteration", "error_occurred": True,
                            "error_message": "server exited before listening", "iterations": 0,
                            "real_time": 0, "cpu_time": 0, "time_unit": "ns"})
@@ -267,11 +336,14 @@ class Builder:
                               "caches": [], "load_avg": [0.1, 0.1, 0.1]},
                   "benchmarks": benchmarks}
         dump(os.path.join(self.out, "gbench.json"), gbench)
+        profile = "small" if self.reps > 1 else "quick"
         dump(os.path.join(self.out, "run.json"), {
-            "profile": "small", "started": "2025-01-15T10:00:00Z", "finished": "2025-01-15T10:04:05Z",
-            "wall_seconds": 245.3, "command": "build/bench/patternbench --profile small",
+            "profile": profile, "started": "2025-01-15T10:00:00Z", "finished": "2025-01-15T10:12:05Z",
+            "wall_seconds": 725.3, "command": f"build/bench/patternbench --profile {profile} "
+                                              f"--repetitions {self.reps} --seed 7301",
             "server_cpus": "0", "client_cpus": "1",
-            "placement_reason": "2 CPUs: server and load generator each get one, so neither steals the other's CPU"})
+            "placement_reason": "2 CPUs: server and load generator each get one, so neither steals the other's CPU",
+            "cases": len(self.cases), "runs": len(runs), "repetitions": self.reps, "seed": 7301})
         dump(os.path.join(self.out, "sysinfo.json"), {
             "schema": "patternbench.sysinfo/1", "collected_at": "2025-01-15T10:00:00Z",
             "hostname": "fixture",
@@ -314,25 +386,32 @@ def _token(flat, value):
     return token
 
 
-def build(out):
-    b = Builder(out)
+def build(out, repetitions=3):
+    b = Builder(out, repetitions)
     rng = b.rng
     N = 1500
 
     def matrix(pattern, workload, conns, rps, median, *, tail=0.0, tail_us=0.0, cpu=5.0, vcsw=0.05,
                ivcsw=0.01, rss=3000, threads=1, errors=0, accepts=None, cpr=False, gen_busy=0.6,
-               foreign=(0.008, 0.0), up=None, source="server-snapshot", even_window=False):
-        samples = draw(rng, N, median, tail_fraction=tail, tail_us=tail_us)
-        srv = b.server(pattern, conns, len(samples), cpu, vcsw, ivcsw, rss, threads, accepts, churn=cpr,
-                       source=source, even_window=even_window)
-        cid = f"matrix-{pattern}-frame-{workload}-c{conns}"
-        b.add({"id": cid, "name": f"matrix/{pattern}/frame/{workload}/c{conns}", "kind": "matrix",
-               "pattern": pattern, "workload": workload, "connections": conns},
-              samples, rps, server=srv, errors=errors, foreign=foreign,
-              loadgen_kw={"connect_per_request": cpr, "gen_busy": gen_busy, "up": up,
-                          "bringup_s": 10.0 if up is not None and up < conns else 0.02 + conns / 4000})
+               foreign=(0.008, 0.0), up=None, source="server-snapshot", even_window=False,
+               rps_spread=RPS_SPREAD):
+        rf, cf = b.spread(rps_spread), b.spread(CPU_SPREAD)
+        info = {"id": f"matrix-{pattern}-frame-{workload}-c{conns}",
+                "name": f"matrix/{pattern}/frame/{workload}/c{conns}", "kind": "matrix",
+                "pattern": pattern, "workload": workload, "connections": conns}
 
-    # tiny: reuseport scales with connections, single saturates its one loop.
+        def one(i):
+            # Closed loop: latency moves opposite to the rate (Little's law).
+            samples = draw(rng, N, median / rf[i], tail_fraction=tail, tail_us=tail_us)
+            srv = b.server(pattern, conns, len(samples), cpu * cf[i], vcsw * cf[i], ivcsw * cf[i], rss + 40 * i, threads,
+                           accepts, churn=cpr, source=source, even_window=even_window)
+            return b.rep(info, samples, round(rps * rf[i], 1), server=srv, errors=errors, foreign=foreign,
+                         loadgen_kw={"connect_per_request": cpr, "gen_busy": gen_busy, "up": up,
+                                     "bringup_s": 10.0 if up is not None and up < conns else 0.02 + conns / 4000})
+        b.case(one)
+
+    # tiny: reuseport scales with connections, single saturates its one loop. At one
+    # connection single and reuseport are within 3%: their ranges overlap, no ranking.
     matrix("single", "tiny", 1, 45210.0, 21, cpu=9.1, vcsw=0.9, ivcsw=0.002)
     matrix("thread-per-conn", "tiny", 1, 40115.0, 24, cpu=10.2, vcsw=1.0, ivcsw=0.004, threads=2, rss=3400)
     matrix("reuseport", "tiny", 1, 44020.0, 22, cpu=9.4, vcsw=0.92, ivcsw=0.003, threads=2, rss=3300,
@@ -343,10 +422,10 @@ def build(out):
     # is the generator's, and the reading must compare CPU per request instead.
     matrix("reuseport", "tiny", 16, 150800.0, 100, cpu=6.8, vcsw=0.05, ivcsw=0.01, threads=2, rss=3500,
            accepts=(10, 6), gen_busy=0.97, even_window=True)
-    # blocking-tail: 1% of requests sleep 10 ms. On the single loop everyone waits.
+    # blocking-tail: 0.5% of requests sleep 10 ms. On the single loop everyone waits.
     matrix("single", "blocking-tail", 16, 1480.0, 9500, tail=0.04, tail_us=19500, cpu=7.0, vcsw=0.5)
     # Something else ran on the CPUs during this window.
-    matrix("thread-per-conn", "blocking-tail", 16, 14900.0, 180, tail=0.012, tail_us=10200, cpu=12.1,
+    matrix("thread-per-conn", "blocking-tail", 16, 14900.0, 180, tail=0.005, tail_us=10200, cpu=12.1,
            vcsw=1.1, ivcsw=0.2, threads=17, rss=5200, foreign=(0.12, 0.05))
     matrix("reuseport", "blocking-tail", 16, 2950.0, 4800, tail=0.03, tail_us=14000, cpu=7.2, vcsw=0.5,
            threads=2, rss=3500, accepts=(9, 7))
@@ -362,50 +441,93 @@ def build(out):
     matrix("reuseport", "churn", 16, 26900.0, 480, cpu=36.5, vcsw=1.1, ivcsw=0.0, threads=2, rss=3600,
            accepts=(15000, 11900), cpr=True)
 
-    # Open-loop sweep: single's p99 crosses 10x its unloaded p99 after 20k req/s;
-    # reuseport never does within the sweep. The three verdicts: single at 40k is
-    # saturated (achieved 97%, 1,200 planned requests never sent, sends on time);
-    # reuseport at 20k sent late; reuseport at 40k had its generator thread 96% busy.
-    late = {("reuseport", 20000): 2600}
-    busy = {("reuseport", 40000): 0.96}
-    for pattern, curve in [("single", [(5000, 40), (10000, 55), (20000, 120), (40000, 30000)]),
-                           ("reuseport", [(5000, 38), (10000, 45), (20000, 60), (40000, 110)])]:
-        for offered, median in curve:
-            samples = draw(rng, N, median, sigma=0.3)
-            srv = b.server(pattern, 16, len(samples), 6.0, 0.3, 0.01, 3500, 1 if pattern == "single" else 2)
-            achieved = offered * (0.97 if median > 1000 else 0.999)
-            b.add({"id": f"sweep-{pattern}-frame-tiny-r{offered}",
-                   "name": f"sweep/{pattern}/frame/tiny/c16/r{offered}", "kind": "sweep",
-                   "pattern": pattern, "workload": "tiny", "connections": 16, "offered_rps": offered},
-                  samples, achieved, server=srv,
-                  loadgen_kw={"gen_busy": busy.get((pattern, offered), 0.35),
-                              "lateness_p99": late.get((pattern, offered), 240),
-                              "unsent": 1200 if median > 1000 else 0})
+    # Open-loop sweeps, one per workload (ids as bench/cases.cpp writes them). Each point:
+    # (offered, latency median us, blocked fraction, extra) where a blocked fraction of
+    # the requests waits behind a sleeping request (blocking-tail's head-of-line
+    # blocking) and extra sets a verdict or a noisy repetition.
+    def sweep(pattern, workload, conns, offered, median, *, blocked=0.0, sleepers=0.0, saturated=False,
+              late=None, busy=None, noisy=None):
+        info = {"id": f"sweep-{pattern}-frame-{workload}-c{conns}-r{offered}",
+                "name": f"sweep/{pattern}/frame/{workload}/c{conns}/r{offered}", "kind": "sweep",
+                "pattern": pattern, "workload": workload, "connections": conns, "offered_rps": offered}
+        rf = b.spread((0.997, 1.0, 1.002, 0.999, 1.001))
+        lf = b.spread((0.93, 1.0, 1.08, 0.96, 1.04))
+
+        def one(i):
+            n = 1000
+            tail_frac = blocked * lf[i] + sleepers
+            samples = draw(rng, n, median * lf[i], sigma=0.3, tail_fraction=tail_frac,
+                           tail_us=5000 if blocked else 10000, tail_sigma=0.6 if blocked else 0.02)
+            if noisy and i in noisy:
+                # Another process took the CPU for a few ms in this repetition.
+                samples = draw(rng, n, median, sigma=0.3, tail_fraction=0.05, tail_us=noisy[i], tail_sigma=0.2)
+            srv = b.server(pattern, conns, len(samples), 6.0 if workload != "cpu" else 58.0, 0.3, 0.01, 3500,
+                           1 if pattern == "single" else (conns + 1 if pattern == "thread-per-conn" else 2))
+            achieved = round(offered * (0.962 if saturated else 0.999) * rf[i], 1)
+            return b.rep(info, samples, achieved, server=srv,
+                         foreign=(0.09, 0.0) if noisy and i in noisy else (0.008, 0.0),
+                         loadgen_kw={"gen_busy": (busy or {}).get(i, 0.35),
+                                     "lateness_p99": (late or {}).get(i, 240),
+                                     "unsent": 1200 if saturated else 0})
+        b.case(one)
+
+    every = set(range(repetitions))
+    # cpu (50 us of work; objective p99 <= 1 ms). single queues past 14k and saturates at
+    # 17k. reuseport's lowest point is noisy (another process took the CPU in two of its
+    # repetitions: the median p99 is huge) and its top point had the generator sending late: knee 14k+.
+    for offered, median, extra in [(2000, 70, {}), (5000, 75, {}), (8000, 90, {}), (11000, 130, {}),
+                                   (14000, 260, {}), (17000, 22000, {"saturated": True})]:
+        sweep("single", "cpu", 64, offered, median, **extra)
+    for offered, median, extra in [(2000, 68, {"noisy": {i: 30000 for i in (0, 1)}}), (5000, 72, {}),
+                                   (8000, 85, {}), (11000, 120, {}), (14000, 230, {}),
+                                   (17000, 380, {"late": {i: 2600 for i in every}})]:
+        sweep("reuseport", "cpu", 64, offered, median, **extra)
+    # tiny (objective 500 us): the generator is the limit first. single saturates at 40k;
+    # reuseport's sends were late at 20k and its generator thread busy at 40k.
+    for offered, median, extra in [(5000, 40, {}), (10000, 55, {}), (20000, 110, {}),
+                                   (40000, 30000, {"saturated": True})]:
+        sweep("single", "tiny", 16, offered, median, **extra)
+    for offered, median, extra in [(5000, 38, {}), (10000, 45, {}), (20000, 60, {"late": {i: 2600 for i in every}}),
+                                   (40000, 110, {"busy": {i: 0.96 for i in every}})]:
+        sweep("reuseport", "tiny", 16, offered, median, **extra)
+    # blocking-tail (objective 1 ms): 0.5% of requests sleep 10 ms. On server-single a
+    # sleeping request stops the only loop, so at R req/s 0.005 x R x 10 ms of every
+    # second is spent asleep and that share of everyone's requests waits behind it;
+    # reuseport's two loops halve it; thread-per-conn only delays the sleepers.
+    for offered in (500, 1000, 2000, 4000):
+        asleep = 0.005 * offered * 0.010
+        sweep("single", "blocking-tail", 16, offered, 80, blocked=asleep, sleepers=0.005)
+        sweep("thread-per-conn", "blocking-tail", 16, offered, 95, sleepers=0.005)
+        sweep("reuseport", "blocking-tail", 16, offered, 82, blocked=asleep / 2, sleepers=0.005)
 
     # The loopback floor: blocking ping-pong, one connection.
-    samples = draw(rng, N, 18, sigma=0.15)
-    b.add({"id": "baseline-pingpong-frame-tiny-c1", "name": "baseline/pingpong/frame/tiny/c1",
-           "kind": "baseline", "pattern": "pingpong", "workload": "tiny", "connections": 1},
-          samples, 52000.0)
+    base_info = {"id": "baseline-pingpong-frame-tiny-c1", "name": "baseline/pingpong/frame/tiny/c1",
+                 "kind": "baseline", "pattern": "pingpong", "workload": "tiny", "connections": 1}
+    bf = b.spread(RPS_SPREAD)
+    b.case(lambda i: b.rep(base_info, draw(rng, N, 18 / bf[i], sigma=0.15), round(52000.0 * bf[i], 1)))
 
     # Nagle matrix (a slice of it): split writes with client Nagle on stall on the
     # server's delayed ACK (40 ms + one 4 ms tick at HZ=250).
     def nagle(cnd, snd, wp, qa, median, stall_frac, segs, srv_segs, rps):
-        n = 240
-        samples = draw(rng, n, median, sigma=0.2, tail_fraction=stall_frac, tail_us=43900, tail_sigma=0.01)
-        stalls = sum(1 for v in samples if v >= 30000)
         onoff = lambda x: "on" if x else "off"  # noqa: E731
         cid = f"nagle-c{onoff(cnd)}-s{onoff(snd)}-{wp}-qa{onoff(qa)}"
-        b.add({"id": cid, "name": f"nagle/single/frame/c_nodelay={onoff(cnd)}/s_nodelay={onoff(snd)}/{wp}/quickack={onoff(qa)}",
-               "kind": "nagle", "pattern": "single", "workload": "nagle", "connections": 1,
-               "client_nodelay": cnd, "server_nodelay": snd, "write_pattern": wp, "quickack": qa},
-              samples, rps,
-              extra_counters={"stalls": stalls, "stall_fraction": round(stalls / n, 4),
-                              "segs_out_per_req": segs[0], "segs_in_per_req": segs[1],
-                              "srv_segs_out_per_req": srv_segs[0], "srv_segs_in_per_req": srv_segs[1]},
-              # The issue-6 request: a 10-byte write, then the other 100 bytes (32-byte header + 78).
-              loadgen_kw={"nodelay": cnd, "write_mode": wp, "quickack": qa, "segs": segs,
-                          "request_size": 78, "split_at": 10})
+        info = {"id": cid, "name": f"nagle/single/frame/c_nodelay={onoff(cnd)}/s_nodelay={onoff(snd)}/{wp}/quickack={onoff(qa)}",
+                "kind": "nagle", "pattern": "single", "workload": "nagle", "connections": 1,
+                "client_nodelay": cnd, "server_nodelay": snd, "write_pattern": wp, "quickack": qa}
+        rf = b.spread(RPS_SPREAD)
+
+        def one(i):
+            n = 240
+            samples = draw(rng, n, median, sigma=0.2, tail_fraction=stall_frac, tail_us=43900, tail_sigma=0.01)
+            stalls = sum(1 for v in samples if v >= 30000)
+            return b.rep(info, samples, round(rps * rf[i], 1),
+                         extra_counters={"stalls": stalls, "stall_fraction": round(stalls / n, 4),
+                                         "segs_out_per_req": segs[0], "segs_in_per_req": segs[1],
+                                         "srv_segs_out_per_req": srv_segs[0], "srv_segs_in_per_req": srv_segs[1]},
+                         # The issue-6 request: a 10-byte write, then the other 100 bytes (32-byte header + 78).
+                         loadgen_kw={"nodelay": cnd, "write_mode": wp, "quickack": qa, "segs": segs,
+                                     "request_size": 78, "split_at": 10})
+        b.case(one)
 
     nagle(False, True, "split", False, 43900, 1.0, (2.0, 2.0), (2.0, 2.0), 22.7)
     nagle(False, True, "split", True, 43900, 1.0, (2.0, 1.99), (1.99, 2.0), 22.7)
@@ -415,17 +537,22 @@ def build(out):
     # Nagle's upside: 50 writes of 20 bytes per request.
     # Case schema 2 writes rps and cpu_us_per_req for these (schema 1 left rps at 0).
     for cnd, segs, rps, median, cpu in [(True, 50.0, 9100.0, 105, 31.5), (False, 3.2, 14200.0, 68, 9.8)]:
-        samples = draw(rng, N, median)
         onoff = "on" if cnd else "off"
-        b.add({"id": f"nagle-upside-c{onoff}", "name": f"nagle-upside/single/frame/c_nodelay={onoff}",
-               "kind": "nagle-upside", "pattern": "single", "workload": "many-small-writes",
-               "connections": 1, "client_nodelay": cnd, "write_pattern": "split"},
-              samples, rps, extra_counters={"segs_out_per_req": segs, "segs_in_per_req": 1.0,
-                                            "srv_segs_out_per_req": 1.0, "srv_segs_in_per_req": segs,
-                                            "cpu_us_per_req": cpu},
-              loadgen_kw={"nodelay": cnd, "write_mode": "split", "segs": (segs, 1.0)})
+        info = {"id": f"nagle-upside-c{onoff}", "name": f"nagle-upside/single/frame/c_nodelay={onoff}",
+                "kind": "nagle-upside", "pattern": "single", "workload": "many-small-writes",
+                "connections": 1, "client_nodelay": cnd, "write_pattern": "split"}
+        rf, cf = b.spread(RPS_SPREAD), b.spread(CPU_SPREAD)
+        b.case(lambda i, info=info, segs=segs, rps=rps, median=median, cpu=cpu, cnd=cnd, rf=rf, cf=cf: b.rep(
+            info, draw(rng, N, median / rf[i]), round(rps * rf[i], 1),
+            extra_counters={"segs_out_per_req": segs, "segs_in_per_req": 1.0, "srv_segs_out_per_req": 1.0,
+                            "srv_segs_in_per_req": segs, "cpu_us_per_req": round(cpu * cf[i], 3)},
+            loadgen_kw={"nodelay": cnd, "write_mode": "split", "segs": (segs, 1.0)}))
     b.write()
 
 
 if __name__ == "__main__":
-    build(sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "fixtures", "run-small"))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("out", nargs="?", default=os.path.join(HERE, "fixtures", "run-small"))
+    ap.add_argument("--repetitions", type=int, default=3, help="repetitions per case (1: a quick-profile run)")
+    args = ap.parse_args()
+    build(args.out, args.repetitions)
