@@ -513,7 +513,7 @@ class Report:
                     f"{said(base.measure('p50'), u.latency)} and p99 {said(base.measure('p99'), u.latency)}; at 1 "
                     f"connection the fastest pattern, {server(fastest.pattern)}, adds "
                     f"{u.latency(max(0.0, fastest.latency('p50') - base.latency('p50')))} "
-                    f"to the median p50 ({said(fastest.measure('p50'), u.latency)}).")
+                    f"to the p50 ({said(fastest.measure('p50'), u.latency)}).")
 
     HOW_ISOLATED = {
         "thread-per-conn": "a connection's sleep blocks only its own thread",
@@ -896,6 +896,8 @@ class Report:
                           "stalls ≥30 ms", "stalled", "client segs out/req", "client segs in/req",
                           "server segs out/req", "server segs in/req", "req/s"], rows, "llllrrrrrrrrr")
                    + self.legend())
+        if all(closed_loop(c) for c in cases):
+            out.append(f"*p50, p99: {CLOSED_LOOP_NOTE} (here: configurations of one pattern).*\n")
         out.append("### What the numbers say\n")
         out.append(self.nagle_explanation(cases))
         return "\n".join(out) + "\n"
@@ -1044,6 +1046,8 @@ class Report:
                 for c in cases]
         out.append(table(["client nodelay", "writes", "client segs out/req", "server segs in/req", "req/s",
                           "server CPU us/req", "p50", "p99"], rows, "llrrrrrr") + self.legend())
+        if all(closed_loop(c) for c in cases):
+            out.append(f"*p50, p99: {CLOSED_LOOP_NOTE} (here: nodelay on vs off).*\n")
         derived = [c for c in cases if c.extra.get("rps_derived")]
         if derived:
             out.append("req/s of " + ", ".join(c.id for c in derived) + ": the case file's rate was 0 with every "
@@ -1291,6 +1295,8 @@ class Report:
         return ("## All cases\n\n<details><summary>" + f"{len(rows)} cases</summary>\n\n"
                 + table(["case", "kind", "pattern", "workload", "conns", "offered", "req/s", "p50", "p99",
                          "p99.9", "CPU us/req", "errors"], rows, "llllrrrrrrrr") + self.legend()
+                + f"\nLatencies of rows without an offered rate: {CLOSED_LOOP_NOTE}. Sweep rows are open loop, "
+                "at the offered rate.\n"
                 + "\n</details>\n")
 
     def build(self) -> str:
