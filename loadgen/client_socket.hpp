@@ -4,6 +4,7 @@
 #pragma once
 
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <string>
@@ -39,5 +40,17 @@ bool read_tcp_counters(int fd, TcpCounters& out);
 void quickack(int fd);
 void cork(int fd, bool on);
 void linger_rst(int fd);
+
+// SO_TIMESTAMPNS: the kernel stamps every received segment (CLOCK_REALTIME).
+// False where the option does not exist or was refused.
+bool enable_rx_timestamps(int fd);
+
+// read(2) through recvmsg(2): with SO_TIMESTAMPNS on, `stamp_ns` gets the kernel
+// receive time of the data read (for TCP, of the last segment it took), in
+// CLOCK_REALTIME nanoseconds; 0 when the read carried no timestamp.
+ssize_t read_stamped(int fd, void* buf, size_t len, int64_t& stamp_ns);
+
+// clock_gettime(CLOCK_REALTIME) in nanoseconds: the clock read_stamped() reports in.
+int64_t realtime_ns();
 
 }  // namespace pb::loadgen

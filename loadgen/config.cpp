@@ -27,8 +27,13 @@ stall costs every request that should have been sent during it. The uncorrected
 latency (from the moment the request was actually written) is reported beside it,
 together with how late sends ran against the plan. A run that could not follow the
 plan (achieved rate under 99% of -R, p99 send lateness above --max-lateness, or a
-generator thread busy over 95% of the time) is flagged loudly: late or busy, its
-numbers describe the generator, not the server.
+generator thread busy over 90% of the time) is flagged loudly: late or busy, its
+numbers describe the generator, not the server. Every run ends with a verdict: ok,
+generator-busy, generator-late or server-saturated.
+
+Start barrier: before the timeline starts, every connection makes one verified round
+trip and waits, idle, until all have (at most --bringup-timeout); connections that did
+not come up by then are closed and the run goes on without them (reported as bringup).
 With -R, --pipeline caps the requests in flight per connection (default 1, like wrk2).
 
 Durations take units: 250us, 500ms, 2s, 1m, 1h (a bare number is seconds).
@@ -186,6 +191,8 @@ void validate(const Config& c) {
     if (c.duration <= Duration::zero()) throw ArgsError("-d must be positive");
     if (c.warmup < Duration::zero()) throw ArgsError("--warmup must not be negative");
     if (c.timeout <= Duration::zero()) throw ArgsError("--timeout must be positive");
+    if (c.bringup_timeout <= Duration::zero())
+        throw ArgsError("--bringup-timeout must be positive");
     if (c.rate < 0.0 || !std::isfinite(c.rate)) throw ArgsError("-R must be positive");
     if (c.slow_fraction < 0.0 || c.slow_fraction > 1.0)
         throw ArgsError("--slow-fraction must be 0..1");
@@ -210,11 +217,11 @@ Config parse_args(const std::vector<std::string>& args) {
     app.get_formatter()->column_width(34);
 
     std::string target, duration = "10s", warmup = "0s", timeout = "2s", rate = "0",
-                        arrival = "uniform";
+                        arrival = "uniform", bringup_timeout = "10s";
     std::string close = "fin", protocol = "frame", nodelay = "on", max_lateness = "1ms";
     std::string request_size = "0", response_size, cpus;
     bool split = false, writev = false, cork = false, msg_more = false;
-    bool no_verify = false, version = false;
+    bool no_verify = false, version = false, no_recv_timestamps = false;
 
     app.add_option("target", target,
                    "HOST:PORT of the server, or http://HOST[:PORT]/PATH as in wrk")
@@ -228,6 +235,9 @@ Config parse_args(const std::vector<std::string>& args) {
     app.add_option("--warmup", warmup, "Load applied before measuring, then discarded")
         ->capture_default_str();
     app.add_option("--timeout", timeout, "A reply (or connect) later than this is a timeout error")
+        ->capture_default_str();
+    app.add_option("--bringup-timeout", bringup_timeout,
+                   "Start barrier: wait this long for every connection's first round trip")
         ->capture_default_str();
     app.add_option("-R,--rate", rate, "Open loop: total requests/s (0: closed loop)")
         ->capture_default_str();
@@ -274,6 +284,10 @@ Config parse_args(const std::vector<std::string>& args) {
     app.add_option("--write-chunk", c.write_chunk,
                    "Write each request in write() calls of this many bytes (Nagle's upside)");
     app.add_flag("--quickack", c.quickack, "TCP_QUICKACK after connect and after every read");
+    app.add_flag("--busy-poll", c.busy_poll,
+                 "Spin on epoll_wait(0) instead of sleeping: lower latency, a CPU per thread");
+    app.add_flag("--no-recv-timestamps", no_recv_timestamps,
+                 "No SO_TIMESTAMPNS (the generator receive delay is not measured)");
     app.add_flag("--no-verify", no_verify,
                  "Check framing, ids and status but not every payload byte");
     app.add_flag("--allow-errors", c.allow_errors, "Exit 0 even when requests failed");
@@ -296,10 +310,10 @@ Config parse_args(const std::vector<std::string>& args) {
     } catch (const CLI::CallForHelp&) {
         throw HelpRequested(app.help());
     } catch (const CLI::ParseError& e) {
-        if (version) throw HelpRequested("loadgen 1 (json schema 1)\n");
+        if (version) throw HelpRequested("loadgen 1 (json schema 2)\n");
         throw ArgsError(e.what());
     }
-    if (version) throw HelpRequested("loadgen 1 (json schema 1)\n");
+    if (version) throw HelpRequested("loadgen 1 (json schema 2)\n");
 
     bool url = target.rfind("http://", 0) == 0;
     if (url) {
@@ -321,6 +335,7 @@ Config parse_args(const std::vector<std::string>& args) {
     c.duration = parse_duration(duration);
     c.warmup = parse_duration(warmup);
     c.timeout = parse_duration(timeout);
+    c.bringup_timeout = parse_duration(bringup_timeout);
     c.max_lateness = parse_duration(max_lateness);
     c.rate = parse_scaled(rate, 1000.0, "rate");
     c.arrival = arrival == "poisson" ? Arrival::kPoisson : Arrival::kUniform;
@@ -343,6 +358,7 @@ Config parse_args(const std::vector<std::string>& args) {
     if (c.split_at > 0 && c.write_mode == WriteMode::kChunks)
         throw ArgsError("--split-at does not apply to --write-chunk");
     c.verify = !no_verify;
+    c.recv_timestamps = !no_recv_timestamps;
     if (!cpus.empty()) c.cpus = parse_cpus(cpus);
     validate(c);
     return c;

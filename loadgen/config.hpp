@@ -41,7 +41,10 @@ struct Config {
     Duration duration = std::chrono::seconds(10);
     Duration warmup = Duration::zero();          // load that is applied but not recorded
     Duration timeout = std::chrono::seconds(2);  // per request, and per connect
-    double rate = 0.0;                           // requests/s over all connections; 0: closed loop
+    // Keep-alive modes: how long the start barrier waits for every connection's
+    // first verified round trip before the run goes on with those that made it.
+    Duration bringup_timeout = std::chrono::seconds(10);
+    double rate = 0.0;  // requests/s over all connections; 0: closed loop
     Arrival arrival = Arrival::kUniform;
     // Requests in flight per connection: kept full in a closed loop; a cap in an
     // open loop (a send that comes due at the cap waits, its latency still
@@ -67,6 +70,12 @@ struct Config {
     uint32_t split_at = 0;  // first piece for split/writev/cork/msg_more; 0: header|body boundary
     uint32_t write_chunk = 0;  // kChunks: bytes per write()
     bool quickack = false;
+    // Spin on epoll_wait(timeout 0) instead of sleeping in it: no wake-up latency,
+    // one CPU per thread burnt.
+    bool busy_poll = false;
+    // SO_TIMESTAMPNS on the client sockets: each reply's generator receive delay
+    // (user-space read time minus the kernel's receive timestamp).
+    bool recv_timestamps = true;
 
     // Checks and reporting.
     bool verify = true;  // false: check framing, ids and status only, not payload bytes

@@ -5,7 +5,8 @@
 //   pb::loadgen::Result result = pb::loadgen::run(config);
 //   std::string json = pb::loadgen::to_json(result);
 //
-// run() blocks for warm-up + duration (+ a drain of at most --timeout), using
+// run() blocks for the start barrier (at most --bringup-timeout), then warm-up +
+// duration (+ a drain of at most --timeout), using
 // config.threads threads of its own, each with its own epoll loop and its share
 // of the connections; their stats are merged after join. Setup failures (a host
 // that does not resolve, no epoll) throw; everything that goes wrong with a
@@ -14,6 +15,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 
 #include "config.hpp"
 #include "histogram.hpp"
@@ -26,6 +28,13 @@ namespace pb::loadgen {
 // ends early (noticed within 10 ms), in-flight requests drain, and the Result
 // covers the window that actually ran.
 Result run(const Config& config, const std::atomic<bool>* stop = nullptr);
+
+// As above; `on_timeline` (may be empty) is called once, in the caller's thread,
+// as soon as the start barrier has released and the timeline is fixed, about 2 ms
+// before the load starts: a harness that acts at the window's edges reads them
+// here, since the bring-up takes a time nobody can know in advance.
+Result run(const Config& config, const std::atomic<bool>* stop,
+           const std::function<void(const Timeline&)>& on_timeline);
 
 // The command's exit status for a finished run: 0, or 1 when requests failed
 // and config.allow_errors is off.

@@ -16,8 +16,6 @@ namespace pb::loadgen {
 namespace {
 
 constexpr int64_t kStallThresholdUs = 30'000;
-// A generator thread busy this share of the window may have set the pace itself.
-constexpr double kSaturatedBusy = 0.95;
 
 struct Percentile {
     const char* key;
@@ -91,6 +89,9 @@ Json config_json(const Config& c) {
     j.set("split_at", c.split_at);
     j.set("write_chunk", c.write_chunk);
     j.set("quickack", c.quickack);
+    j.set("busy_poll", c.busy_poll);
+    j.set("recv_timestamps", c.recv_timestamps);
+    j.set("bringup_timeout", format_duration(c.bringup_timeout));
     j.set("spectrum", c.spectrum);
     j.set("verify", c.verify);
     j.set("allow_errors", c.allow_errors);
@@ -130,6 +131,12 @@ Config config_from_json(const Json& j) {
     c.split_at = static_cast<uint32_t>(j.at("split_at").as_int());
     c.write_chunk = static_cast<uint32_t>(j.at("write_chunk").as_int());
     c.quickack = j.at("quickack").as_bool();
+    // Version 2 fields; a version-1 record ran without them.
+    if (const Json* v = j.find("busy_poll")) c.busy_poll = v->as_bool();
+    c.recv_timestamps = false;
+    if (const Json* v = j.find("recv_timestamps")) c.recv_timestamps = v->as_bool();
+    if (const Json* v = j.find("bringup_timeout"))
+        c.bringup_timeout = parse_duration(v->as_string());
     if (const Json* sp = j.find("spectrum")) c.spectrum = sp->as_bool();
     c.verify = j.at("verify").as_bool();
     c.allow_errors = j.at("allow_errors").as_bool();
@@ -191,29 +198,61 @@ double Result::achieved_rps() const {
     return duration_s > 0.0 ? static_cast<double>(stats.requests) / duration_s : 0.0;
 }
 
+const char* to_string(VerdictKind k) {
+    switch (k) {
+        case VerdictKind::kOk:
+            return "ok";
+        case VerdictKind::kServerSaturated:
+            return "server-saturated";
+        case VerdictKind::kGeneratorLate:
+            return "generator-late";
+        case VerdictKind::kGeneratorBusy:
+            return "generator-busy";
+    }
+    return "?";
+}
+
+Verdict Result::verdict() const {
+    // Every finding, in precedence order: the first names the verdict, the
+    // others follow in the reason. A busy generator reads replies late, which no
+    // send-time measure can see, so it outranks lateness; a late generator
+    // explains a shortfall, so lateness outranks the server.
+    std::vector<std::pair<VerdictKind, std::string>> found;
+    if (generator_bound())
+        found.emplace_back(VerdictKind::kGeneratorBusy,
+                           fmt::format("a generator thread was busy {:.0f}% of the window "
+                                       "(bound: over {:.0f}%)",
+                                       100.0 * stats.max_thread_busy, 100.0 * kGeneratorBoundBusy));
+    if (open_loop()) {
+        int64_t bound_us =
+            std::chrono::duration_cast<std::chrono::microseconds>(config.max_lateness).count();
+        int64_t p99 = stats.lateness.value_at_percentile(99.0);
+        if (!stats.lateness.empty() && p99 > bound_us)
+            found.emplace_back(VerdictKind::kGeneratorLate,
+                               fmt::format("p99 send lateness {} over the {} bound",
+                                           format_us(static_cast<double>(p99)),
+                                           format_duration(config.max_lateness)));
+        double achieved = achieved_rps();
+        if (achieved < 0.99 * target_rps)
+            found.emplace_back(VerdictKind::kServerSaturated,
+                               fmt::format("achieved {:.0f} req/s, under 99% of the planned {:.0f}",
+                                           achieved, target_rps));
+    }
+    Verdict v;
+    if (found.empty()) return v;
+    v.kind = found.front().first;
+    for (const auto& f : found) {
+        if (!v.reason.empty()) v.reason += "; ";
+        v.reason += f.second;
+    }
+    return v;
+}
+
 bool Result::could_not_keep_up(std::string* reason) const {
     if (!open_loop()) return false;
-    std::string why;
-    double achieved = achieved_rps();
-    if (achieved < 0.99 * target_rps)
-        why = fmt::format("achieved {:.0f} req/s, under 99% of the planned {:.0f}", achieved,
-                          target_rps);
-    int64_t bound_us =
-        std::chrono::duration_cast<std::chrono::microseconds>(config.max_lateness).count();
-    int64_t p99 = stats.lateness.value_at_percentile(99.0);
-    if (!stats.lateness.empty() && p99 > bound_us) {
-        if (!why.empty()) why += "; ";
-        why +=
-            fmt::format("p99 send lateness {} over the {} bound",
-                        format_us(static_cast<double>(p99)), format_duration(config.max_lateness));
-    }
-    if (stats.max_thread_busy > kSaturatedBusy) {
-        if (!why.empty()) why += "; ";
-        why += fmt::format("a generator thread was busy {:.0f}% of the window",
-                           100.0 * stats.max_thread_busy);
-    }
-    if (reason) *reason = why;
-    return !why.empty();
+    Verdict v = verdict();
+    if (reason) *reason = v.reason;
+    return !v.ok();
 }
 
 Json histogram_json(const Histogram& h) {
@@ -292,6 +331,21 @@ Json to_json_value(const Result& r) {
     for (const auto& e : s.error_samples) samples.push(e);
     j.set("error_samples", std::move(samples));
     j.set("ok", !r.has_errors());
+    Verdict verdict = r.verdict();
+    Json vj = Json::object();
+    vj.set("kind", to_string(verdict.kind));
+    vj.set("reason", verdict.reason);
+    j.set("verdict", std::move(vj));
+    if (r.bringup) {
+        Json b = Json::object();
+        b.set("connections", r.bringup->connections);
+        b.set("up", r.bringup->up);
+        b.set("seconds", r.bringup->seconds);
+        b.set("complete", r.bringup->complete());
+        j.set("bringup", std::move(b));
+    } else {
+        j.set("bringup", Json());
+    }
 
     if (r.open_loop()) {
         std::string reason;
@@ -301,6 +355,7 @@ Json to_json_value(const Result& r) {
         open.set("achieved_rps", r.achieved_rps());
         open.set("arrival", to_string(r.config.arrival));
         open.set("unsent", s.unsent);
+        open.set("unsent_recorded", true);
         open.set("could_not_keep_up", late);
         open.set("reason", reason);
         open.set(
@@ -328,7 +383,9 @@ Json to_json_value(const Result& r) {
     Json generator = Json::object();
     generator.set("cpu_seconds", s.generator_cpu_seconds);
     generator.set("max_thread_busy", s.max_thread_busy);
-    generator.set("saturated", s.max_thread_busy > kSaturatedBusy);
+    generator.set("saturated", r.generator_bound());
+    generator.set("bound", r.generator_bound());
+    generator.set("recv_delay_us", s.recv_delay.empty() ? Json() : histogram_json(s.recv_delay));
     j.set("generator", std::move(generator));
 
     Json tcp = Json::object();
@@ -351,10 +408,11 @@ Result from_json(const std::string& text) {
     Json j = Json::parse(text);
     if (!j.is_object() || !j.find("schema") || j.at("schema").as_string() != kSchemaName)
         throw std::runtime_error("not a loadgen record (no \"schema\": \"patternbench-loadgen\")");
-    if (j.at("schema_version").as_int() != kSchemaVersion)
+    int64_t version = j.at("schema_version").as_int();
+    if (version < kOldestSchemaVersion || version > kSchemaVersion)
         throw std::runtime_error(
-            fmt::format("loadgen record has schema_version {}, this loadgen reads {}",
-                        j.at("schema_version").as_int(), kSchemaVersion));
+            fmt::format("loadgen record has schema_version {}, this loadgen reads {} to {}",
+                        version, kOldestSchemaVersion, kSchemaVersion));
     Result r;
     r.config = config_from_json(j.at("config"));
     r.threads = static_cast<int>(j.at("threads").as_int());
@@ -393,6 +451,15 @@ Result from_json(const std::string& text) {
     if (const Json* g = j.find("generator")) {
         s.generator_cpu_seconds = g->at("cpu_seconds").as_double();
         s.max_thread_busy = g->at("max_thread_busy").as_double();
+        if (const Json* d = g->find("recv_delay_us")) s.recv_delay = histogram_from_json(*d);
+    }
+    // Version 2. The verdict is derived, so it is computed again rather than read.
+    if (const Json* b = j.find("bringup"); b && !b->is_null()) {
+        Bringup up;
+        up.connections = static_cast<int>(b->at("connections").as_int());
+        up.up = static_cast<int>(b->at("up").as_int());
+        up.seconds = b->at("seconds").as_double();
+        r.bringup = up;
     }
     const Json& tcp = j.at("tcp_info");
     s.tcp.segs_out = static_cast<uint64_t>(tcp.at("segs_out").as_int());
@@ -411,7 +478,15 @@ Result merge(const std::vector<Result>& results) {
     out.threads = 0;
     out.duration_s = 0.0;
     out.target_rps = 0.0;
+    out.bringup.reset();
+    out.timeline = Timeline{};
     for (const Result& r : results) {
+        if (r.bringup) {
+            Bringup& b = out.bringup ? *out.bringup : out.bringup.emplace();
+            b.connections += r.bringup->connections;
+            b.up += r.bringup->up;
+            b.seconds = std::max(b.seconds, r.bringup->seconds);
+        }
         out.stats.add(r.stats);
         out.hosts.insert(out.hosts.end(), r.hosts.begin(), r.hosts.end());
         out.runs += r.runs;
@@ -453,6 +528,11 @@ std::string format_summary(const Result& r) {
     summary_block(out, "Latency of the fast requests", s.fast_latency);
     summary_block(out, "Connect", s.connect_latency);
     summary_block(out, "First byte (from connect)", s.first_byte_latency);
+    if (!s.recv_delay.empty())
+        out += fmt::format(
+            "  Generator receive delay (kernel receive stamp to read): p50 {}, p99 {}\n",
+            format_us(static_cast<double>(s.recv_delay.value_at_percentile(50))),
+            format_us(static_cast<double>(s.recv_delay.value_at_percentile(99))));
     if (c.spectrum && !s.latency.empty()) {
         // HdrHistogram's percentile distribution: 5 ticks per halving of the
         // distance to 100%, down to what the sample count can resolve.
@@ -478,6 +558,10 @@ std::string format_summary(const Result& r) {
                 fmt::format("    {:>8}  {}\n", p.key,
                             format_us(static_cast<double>(s.latency.value_at_percentile(p.value))));
     }
+    if (r.bringup)
+        out += fmt::format("  Start barrier: {} of {} connections up in {:.3f}s{}\n", r.bringup->up,
+                           r.bringup->connections, r.bringup->seconds,
+                           r.bringup->complete() ? "" : " (the run went on without the others)");
     out += fmt::format("  {} requests in {:.2f}s, {} read, {} written\n", s.requests, r.duration_s,
                        format_bytes(static_cast<double>(s.bytes_read)),
                        format_bytes(static_cast<double>(s.bytes_written)));
@@ -502,11 +586,10 @@ std::string format_summary(const Result& r) {
     out += fmt::format(
         "Transfer/sec: {:>10}\n",
         format_bytes(r.duration_s > 0 ? static_cast<double>(s.bytes_read) / r.duration_s : 0.0));
-    std::string reason;
-    if (r.could_not_keep_up(&reason)) {
-        out += "!!! COULD NOT KEEP UP WITH THE PLAN: " + reason + "\n";
-        if (reason.find("lateness") != std::string::npos ||
-            reason.find("busy") != std::string::npos)
+    Verdict verdict = r.verdict();
+    if (r.open_loop() && !verdict.ok()) {
+        out += "!!! COULD NOT KEEP UP WITH THE PLAN: " + verdict.reason + "\n";
+        if (verdict.kind != VerdictKind::kServerSaturated)
             out += "!!! the generator itself ran late: these numbers describe it, not the server\n";
         else
             out +=
@@ -517,11 +600,18 @@ std::string format_summary(const Result& r) {
                            format_us(static_cast<double>(s.lateness.value_at_percentile(99))),
                            format_duration(c.max_lateness), s.unsent);
     }
-    if (!r.open_loop() && s.max_thread_busy > kSaturatedBusy)
+    if (r.open_loop() && s.unsent > 0)
+        out += fmt::format(
+            "  {} planned requests were never sent: in the corrected latency as the wait from\n"
+            "  their intended send time to the end of the drain\n",
+            s.unsent);
+    if (!r.open_loop() && r.generator_bound())
         out += fmt::format(
             "Note: a generator thread was busy {:.0f}% of the window: the throughput may be "
             "the generator's limit (try more -t)\n",
             100.0 * s.max_thread_busy);
+    out += fmt::format("Verdict: {}{}\n", to_string(verdict.kind),
+                       verdict.reason.empty() ? "" : ": " + verdict.reason);
     if (r.has_errors())
         out += fmt::format("!!! RUN HAD {} ERRORS: see above{}\n", s.errors.total(),
                            c.allow_errors ? " (--allow-errors: exit status 0)" : "");

@@ -15,8 +15,9 @@
 namespace pb::loadgen {
 namespace {
 
-// Threads start their load together this long after the last one has connected,
-// so no thread begins its plan before another is ready.
+// The timeline starts this long after the start barrier releases: the threads
+// wake from the latch at slightly different moments, and none may begin its plan
+// before another is ready.
 constexpr int64_t kStartDelayNs = 2'000'000;
 
 std::string utc_now() {
@@ -55,6 +56,11 @@ void raise_fd_limit(int connections) {
 }  // namespace
 
 Result run(const Config& config, const std::atomic<bool>* stop) {
+    return run(config, stop, {});
+}
+
+Result run(const Config& config, const std::atomic<bool>* stop,
+           const std::function<void(const Timeline&)>& on_timeline) {
     validate(config);
     raise_fd_limit(config.connections);
     Endpoint endpoint = resolve(config.host, config.port);
@@ -77,6 +83,12 @@ Result run(const Config& config, const std::atomic<bool>* stop) {
     result.target_rps = config.rate;
 
     Timeline timeline;
+    // The start barrier: every thread brings its connections up (one verified
+    // round trip each) and arrives here; up connections wait idle until all have
+    // arrived, so the window never runs with connections a slow acceptor has not
+    // reached yet.
+    const int64_t bringup_start = now_ns();
+    const int64_t bringup_deadline = bringup_start + config.bringup_timeout.count();
     std::latch connected(threads);
     std::latch go(1);
     std::vector<std::exception_ptr> failures(static_cast<size_t>(threads));
@@ -87,7 +99,7 @@ Result run(const Config& config, const std::atomic<bool>* stop) {
             if (!config.cpus.empty()) pin_to(config.cpus[idx % config.cpus.size()]);
             bool counted = false;
             try {
-                workers[idx]->connect_all(now_ns() + config.timeout.count());
+                workers[idx]->bring_up(bringup_deadline);
                 connected.count_down();
                 counted = true;
                 go.wait();
@@ -101,11 +113,30 @@ Result run(const Config& config, const std::atomic<bool>* stop) {
         });
     }
     connected.wait();
-    timeline.start = now_ns() + kStartDelayNs;
+    const int64_t released = now_ns();
+    // The threads wait on `go`: their up counts are settled. The open-loop plan
+    // is spread over the connections that came up.
+    int total_up = 0;
+    for (const auto& w : workers) total_up += w->up_connections();
+    int first_up = 0;
+    for (const auto& w : workers) {
+        w->set_plan_share(first_up, total_up);
+        first_up += w->up_connections();
+    }
+    if (!config.connect_per_request) {
+        Bringup b;
+        b.connections = config.connections;
+        b.up = total_up;
+        b.seconds = static_cast<double>(released - bringup_start) / 1e9;
+        result.bringup = b;
+    }
+    timeline.start = released + kStartDelayNs;
     timeline.measure_start = timeline.start + config.warmup.count();
     timeline.measure_end = timeline.measure_start + config.duration.count();
     timeline.drain_end = timeline.measure_end + config.timeout.count();
-    go.count_down();  // publishes `timeline` to the threads
+    result.timeline = timeline;
+    go.count_down();  // publishes `timeline` and the plan shares to the threads
+    if (on_timeline) on_timeline(timeline);
     for (auto& t : pool) t.join();
     for (auto& f : failures)
         if (f) std::rethrow_exception(f);

@@ -48,6 +48,7 @@ void RunStats::add(const RunStats& other) {
     lateness.add(other.lateness);
     connect_latency.add(other.connect_latency);
     first_byte_latency.add(other.first_byte_latency);
+    recv_delay.add(other.recv_delay);
     requests += other.requests;
     window_replies += other.window_replies;
     slow_requests += other.slow_requests;

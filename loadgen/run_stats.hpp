@@ -44,18 +44,22 @@ struct TcpCounters {
 struct RunStats {
     // Latency of each measured request, microseconds. In a closed loop the two
     // are the same: with no plan there is no intended send time to correct to.
-    Histogram latency;              // from the intended send time
+    Histogram latency;              // from the intended send time; open loop: + unsent
     Histogram uncorrected_latency;  // from the moment the request was written
     Histogram fast_latency;         // corrected, only the non-slow requests (--slow-fraction)
     Histogram lateness;             // open loop: how late the generator sent, us
     Histogram connect_latency;      // --connect-per-request: connect() to established
     Histogram first_byte_latency;   // --connect-per-request: connect() to the first reply byte
+    // Per measured reply: user-space read time minus the kernel receive timestamp
+    // of the read that completed it (SO_TIMESTAMPNS): how long the generator took
+    // to pick up a reply that had already arrived.
+    Histogram recv_delay;
 
     uint64_t requests = 0;        // measured replies, all verified
     uint64_t window_replies = 0;  // verified replies that arrived inside the window
     uint64_t slow_requests = 0;   // of which asked for --slow-sleep-us
     uint64_t sent = 0;            // measured requests written
-    uint64_t unsent = 0;          // open loop: due in the window but never sent
+    uint64_t unsent = 0;          // open loop: due in the window but never sent (in `latency`)
     uint64_t dropped = 0;         // measured requests lost with a failed connection
     uint64_t bytes_read = 0;      // during the measured window
     uint64_t bytes_written = 0;

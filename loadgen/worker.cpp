@@ -66,17 +66,16 @@ Worker::Worker(const Config& config, const Endpoint& endpoint, int index, int fi
       builder_(config),
       conns_(static_cast<size_t>(count)),
       read_buf_(kReadBufferBytes),
-      rng_(config.seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(index)) {
+      rng_(config.seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(index)),
+      first_up_(first_connection),
+      total_up_(config.connections) {
     for (int i = 0; i < count; ++i) {
         Conn& c = conns_[static_cast<size_t>(i)];
         c.number = first_connection + i;
         c.ring.resize(cap_);
     }
     if (config.open_loop()) {
-        // Each connection carries rate/connections of the load; the sum over all
-        // connections is the plan (Poisson streams add up to a Poisson stream).
-        interval_ns_ = 1e9 * config.connections / config.rate;
-        gap_ = std::exponential_distribution<double>(1.0 / interval_ns_);
+        set_plan_share(first_up_, total_up_);
 #ifdef __linux__
         // epoll_wait sleeps in whole milliseconds; a timerfd lets sends leave on
         // time at any rate instead of in 1 ms bursts.
@@ -91,18 +90,38 @@ Worker::~Worker() = default;
 
 // ---- the loop -----------------------------------------------------------------
 
-void Worker::connect_all(int64_t deadline) {
-    if (config_.connect_per_request) return;
+void Worker::bring_up(int64_t deadline) {
+    if (config_.connect_per_request) {
+        for (Conn& c : conns_) c.up = true;
+        return;
+    }
+    bringing_up_ = true;
     int64_t now = now_ns();
     next_housekeeping_ = deadline;  // poll_once sleeps until then at most
     for (Conn& c : conns_) open(c, now);
-    auto connecting = [&] {
-        return std::any_of(conns_.begin(), conns_.end(),
-                           [](const Conn& c) { return c.state == State::kConnecting; });
-    };
-    while (connecting() && (now = now_ns()) < deadline) poll_once(now);
+    while (bringup_pending() && (now = now_ns()) < deadline) poll_once(now);
     for (Conn& c : conns_)
-        if (c.state == State::kConnecting) fail(c, ErrorClass::kTimeout, "connect timed out");
+        if (!c.up) abandon_bringup(c);
+    bringing_up_ = false;
+}
+
+bool Worker::bringup_pending() const {
+    return std::any_of(conns_.begin(), conns_.end(),
+                       [](const Conn& c) { return !c.up && c.state != State::kClosed; });
+}
+
+void Worker::abandon_bringup(Conn& c) {
+    // Not an error: the server did not get to it in time, which the bringup
+    // record says; its probe was never a request of the run.
+    in_flight_ -= c.count;
+    c.count = 0;
+    c.head = 0;
+    close_conn(c, false);
+}
+
+int Worker::up_connections() const {
+    return static_cast<int>(
+        std::count_if(conns_.begin(), conns_.end(), [](const Conn& c) { return c.up; }));
 }
 
 void Worker::run(const Timeline& timeline, const std::atomic<bool>* stop) {
@@ -115,15 +134,7 @@ void Worker::run(const Timeline& timeline, const std::atomic<bool>* stop) {
     if (now >= tl_.measure_start) open_window(now);
 
     if (config_.open_loop()) {
-        for (Conn& c : conns_) {
-            c.next_due = config_.arrival == Arrival::kPoisson
-                             ? gap_(rng_)
-                             : interval_ns_ * c.number / config_.connections;
-            c.plan_done = due_of(c) >= tl_.measure_end;
-            c.ready_since = tl_.start;
-            schedule(c, now);
-            if (c.state == State::kOpen) flush(c);
-        }
+        start_plan(now);
     } else {
         for (Conn& c : conns_) {
             top_up(c, now);
@@ -131,8 +142,13 @@ void Worker::run(const Timeline& timeline, const std::atomic<bool>* stop) {
         }
     }
 
+    int64_t idle_from = 0;  // --busy-poll: an empty poll began here
     for (;;) {
         now = now_ns();
+        if (idle_from != 0) {
+            if (window_open_ && !window_closed_) idle_ns_ += now - idle_from;
+            idle_from = 0;
+        }
         if (stop && now < tl_.measure_end && stop->load(std::memory_order_relaxed)) {
             // Stopped early (Ctrl-C): the window ends here, the drain follows.
             tl_.measure_end = std::max(now, tl_.measure_start);
@@ -144,7 +160,8 @@ void Worker::run(const Timeline& timeline, const std::atomic<bool>* stop) {
         if (config_.open_loop()) run_due(now);
         if (finished(now)) break;
         if (now >= next_housekeeping_) housekeeping(now);
-        poll_once(now_ns());
+        int64_t before = now_ns();
+        if (poll_once(before) == 0 && config_.busy_poll) idle_from = before;
     }
     finish();
 }
@@ -154,7 +171,10 @@ bool Worker::finished(int64_t now) const {
     return now >= tl_.measure_end && in_flight_ == 0;
 }
 
-void Worker::poll_once(int64_t now) {
+int Worker::poll_once(int64_t now) {
+    // --busy-poll spins only once the load runs; the run loop then checks the
+    // plan on every pass, so no timer is armed.
+    bool spin = config_.busy_poll && running_;
     // Coarse deadlines (phase edges, housekeeping) ride on epoll's millisecond
     // timeout; planned sends get the precise timer.
     int64_t wake = next_housekeeping_;
@@ -162,7 +182,7 @@ void Worker::poll_once(int64_t now) {
         if (!window_open_) wake = std::min(wake, tl_.measure_start);
         wake = std::min(wake, now < tl_.measure_end ? tl_.measure_end : tl_.drain_end);
     }
-    if (!heap_.empty()) {
+    if (!heap_.empty() && !spin) {
         int64_t due = heap_.top().when;
         if (timer_fd_)
             arm_timer(due, now);
@@ -170,7 +190,8 @@ void Worker::poll_once(int64_t now) {
             wake = std::min(wake, due);
     }
     int64_t wait_ns = std::max<int64_t>(wake - now, 0);
-    int timeout_ms = static_cast<int>(std::min<int64_t>((wait_ns + kMs - 1) / kMs, 1000));
+    int timeout_ms =
+        spin ? 0 : static_cast<int>(std::min<int64_t>((wait_ns + kMs - 1) / kMs, 1000));
 
     std::array<PollEvent, 256> events;
     int n = poller_.wait(events, timeout_ms);
@@ -186,6 +207,7 @@ void Worker::poll_once(int64_t now) {
         if (slot < 0) continue;  // closed earlier in this batch
         on_event(conns_[static_cast<size_t>(slot)], ev.mask);
     }
+    return n;
 }
 
 void Worker::arm_timer(int64_t when, int64_t now) {
@@ -243,12 +265,16 @@ void Worker::close_window() {
     int64_t wall = now_ns() - window_opened_at_;
     double cpu = static_cast<double>(thread_cpu_ns() - cpu_at_start_);
     stats_.generator_cpu_seconds = cpu / 1e9;
-    if (wall > 0) stats_.max_thread_busy = cpu / static_cast<double>(wall);
+    // A spinning thread burns all its CPU; its busy share is the time it spent
+    // outside empty polls.
+    if (config_.busy_poll) cpu = std::min(cpu, static_cast<double>(wall - idle_ns_));
+    if (wall > 0) stats_.max_thread_busy = std::max(cpu, 0.0) / static_cast<double>(wall);
     stats_.bytes_read = bytes_read_ - bytes_read_at_start_;
     stats_.bytes_written = bytes_written_ - bytes_written_at_start_;
 }
 
 void Worker::finish() {
+    int64_t drain_end = now_ns();
     if (!window_closed_) close_window();
     for (Conn& c : conns_) {
         if (c.count > 0) {
@@ -262,14 +288,7 @@ void Worker::finish() {
             in_flight_ -= c.count;
             c.count = 0;
         }
-        // Open loop: what the plan wanted in the window but the connection never
-        // got to send (it was stuck at its in-flight cap or disconnected).
-        if (config_.open_loop()) {
-            while (!c.plan_done) {
-                if (due_of(c) >= tl_.measure_start) stats_.unsent++;
-                advance_plan(c);
-            }
-        }
+        if (config_.open_loop()) record_unsent(c, drain_end);
         close_conn(c, false);
     }
 }
@@ -285,6 +304,7 @@ void Worker::open(Conn& c, int64_t now) {
         fail(c, ErrorClass::kConnect, fmt::format("connect: {}", std::strerror(error)));
         return;
     }
+    if (config_.recv_timestamps) enable_rx_timestamps(c.fd.get());
     size_t fd = static_cast<size_t>(c.fd.get());
     if (by_fd_.size() <= fd) by_fd_.resize(fd + 64, -1);
     by_fd_[fd] = static_cast<int32_t>(&c - conns_.data());
@@ -315,12 +335,14 @@ void Worker::on_connected(Conn& c, int64_t now) {
             schedule(c, now);
         else
             top_up(c, now);
+    } else if (bringing_up_) {
+        start_request(c, now, now);  // the probe: unmeasured, tl_ is not set yet
     }
     if (c.state == State::kOpen) flush(c);
 }
 
 void Worker::revive(Conn& c, int64_t now) {
-    if (config_.connect_per_request || c.state != State::kClosed) return;
+    if (config_.connect_per_request || !c.up || c.state != State::kClosed) return;
     if (now < c.retry_at || now >= tl_.measure_end) return;
     open(c, now);
 }
@@ -404,8 +426,13 @@ void Worker::on_readable(Conn& c) {
     int64_t now = 0;
     bool eof = false;
     for (;;) {
-        ssize_t n = ::read(c.fd.get(), read_buf_.data(), read_buf_.size());
+        int64_t stamp = 0;
+        ssize_t n = config_.recv_timestamps
+                        ? read_stamped(c.fd.get(), read_buf_.data(), read_buf_.size(), stamp)
+                        : ::read(c.fd.get(), read_buf_.data(), read_buf_.size());
         if (n > 0) {
+            // Read at once: the kernel stamped the data when it arrived.
+            int64_t recv_delay = stamp > 0 ? std::max<int64_t>(realtime_ns() - stamp, 0) : -1;
             now = now_ns();
             bytes_read_ += static_cast<uint64_t>(n);
             if (config_.quickack) quickack(c.fd.get());
@@ -414,7 +441,7 @@ void Worker::on_readable(Conn& c) {
                 if (c.count > 0 && c.front().measured)
                     stats_.first_byte_latency.record(to_us(now - c.connect_start));
             }
-            parse(c, read_buf_.data(), static_cast<size_t>(n), now);
+            parse(c, read_buf_.data(), static_cast<size_t>(n), now, recv_delay);
             if (c.state != State::kOpen) break;
             if (static_cast<size_t>(n) < read_buf_.size()) break;
             continue;
@@ -450,7 +477,7 @@ void Worker::on_readable(Conn& c) {
     if (c.state == State::kOpen) flush(c);
 }
 
-void Worker::parse(Conn& c, const uint8_t* data, size_t len, int64_t now) {
+void Worker::parse(Conn& c, const uint8_t* data, size_t len, int64_t now, int64_t recv_delay_ns) {
     size_t off = 0;
     while (off < len) {
         if (c.count == 0) {
@@ -479,17 +506,18 @@ void Worker::parse(Conn& c, const uint8_t* data, size_t len, int64_t now) {
             return;
         }
         if (st == ParseStatus::kNeedMore) return;
-        complete(c, now);
+        complete(c, now, recv_delay_ns);
         if (c.state != State::kOpen) return;
     }
 }
 
-void Worker::complete(Conn& c, int64_t now) {
+void Worker::complete(Conn& c, int64_t now, int64_t recv_delay_ns) {
     InFlight f = c.front();
     c.pop();
     --in_flight_;
     c.backoff = 0;
     c.ready_since = now;
+    if (bringing_up_) c.up = true;
     if (now >= tl_.measure_start && now < tl_.measure_end) stats_.window_replies++;
     if (f.measured) {
         stats_.requests++;
@@ -499,6 +527,7 @@ void Worker::complete(Conn& c, int64_t now) {
         int64_t latency = to_us(now - f.intended);
         stats_.latency.record(latency);
         stats_.uncorrected_latency.record(to_us(now - f.sent));
+        if (recv_delay_ns >= 0) stats_.recv_delay.record(to_us(recv_delay_ns));
         if (config_.slow_fraction > 0.0) {
             if (f.slow)
                 stats_.slow_requests++;
@@ -644,49 +673,6 @@ void Worker::top_up(Conn& c, int64_t now) {
         return;
     }
     while (can_send(c)) start_request(c, now, now);
-}
-
-// ---- the open-loop plan ------------------------------------------------------------------
-
-int64_t Worker::due_of(const Conn& c) const {
-    return tl_.start + static_cast<int64_t>(c.next_due);
-}
-
-void Worker::advance_plan(Conn& c) {
-    c.next_due += config_.arrival == Arrival::kPoisson ? gap_(rng_) : interval_ns_;
-    if (due_of(c) >= tl_.measure_end) c.plan_done = true;
-}
-
-void Worker::schedule(Conn& c, int64_t now) {
-    if (!running_ || c.plan_done) return;
-    // Past the window, only sends that are merely a little late still go: a
-    // backlog left by a server that fell behind stays unsent (and is counted so)
-    // instead of stretching the drain.
-    if (now >= tl_.measure_end + config_.max_lateness.count()) return;
-    // Sends already due go now (late, and counted as such); the next one waits in
-    // the heap for the timer.
-    while (can_send(c) && due_of(c) <= now) {
-        start_request(c, due_of(c), now);
-        advance_plan(c);
-        if (c.plan_done) return;
-        now = now_ns();
-    }
-    if (can_send(c) && !c.in_heap) {
-        c.in_heap = true;
-        heap_.push({due_of(c), static_cast<uint32_t>(&c - conns_.data()), ++c.heap_gen});
-    }
-}
-
-void Worker::run_due(int64_t now) {
-    while (!heap_.empty() && heap_.top().when <= now) {
-        Due d = heap_.top();
-        heap_.pop();
-        Conn& c = conns_[d.conn];
-        if (d.gen != c.heap_gen || !c.in_heap) continue;  // superseded
-        c.in_heap = false;
-        schedule(c, now_ns());
-        if (c.state == State::kOpen) flush(c);
-    }
 }
 
 }  // namespace pb::loadgen

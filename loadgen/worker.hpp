@@ -18,17 +18,10 @@
 #include "poller.hpp"
 #include "reply_parser.hpp"
 #include "request_builder.hpp"
+#include "result.hpp"
 #include "run_stats.hpp"
 
 namespace pb::loadgen {
-
-// The run's timeline in steady-clock nanoseconds, shared read-only by all threads.
-struct Timeline {
-    int64_t start = 0;          // load begins (warm-up, if any)
-    int64_t measure_start = 0;  // recording begins
-    int64_t measure_end = 0;    // no request is sent from here on
-    int64_t drain_end = 0;      // requests still in flight now have timed out
-};
 
 int64_t now_ns();
 
@@ -41,10 +34,19 @@ public:
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
 
-    // Keep-alive modes: opens every connection and waits until each is
-    // established or has failed, or until `deadline`, so that handshakes fall
-    // before the run starts. A no-op with --connect-per-request.
-    void connect_all(int64_t deadline);
+    // The start barrier's part in this thread (keep-alive modes): opens every
+    // connection and makes one verified, unmeasured round trip on each, until all
+    // are up or have failed, or until `deadline`. Connections then wait idle for
+    // run(); those not up by the deadline are closed and stay out of the run
+    // (not counted as errors; real failures on the way are). With
+    // --connect-per-request every connection counts as up and nothing is opened.
+    void bring_up(int64_t deadline);
+    int up_connections() const;
+    int connection_count() const { return static_cast<int>(conns_.size()); }
+    // Open loop: the plan is spread over the connections that came up, all
+    // threads together; this thread's first one is number `first_up` of `total_up`.
+    // Call between bring_up() and run().
+    void set_plan_share(int first_up, int total_up);
     // `stop` (may be null): once true, the window ends where it is.
     void run(const Timeline& timeline, const std::atomic<bool>* stop);
     // The window this thread actually measured, ns (shorter than planned after a stop).
@@ -65,6 +67,8 @@ private:
     struct Conn {
         int number = 0;  // global index, part of every frame id
         State state = State::kClosed;
+        bool up = false;    // passed the start barrier: takes part in the run
+        int plan_slot = 0;  // open loop: its phase among the connections that are up
         UniqueFd fd;
         uint32_t interest = 0;       // what the poller watches for this fd
         Buffer out;                  // bytes the socket did not take yet
@@ -106,11 +110,12 @@ private:
     };
 
     // Loop plumbing.
-    void poll_once(int64_t now);
+    int poll_once(int64_t now);  // the events handled
     void on_event(Conn& c, uint32_t mask);
     void on_connected(Conn& c, int64_t now);
     void on_readable(Conn& c);
-    void parse(Conn& c, const uint8_t* data, size_t len, int64_t now);
+    // recv_delay_ns: the read's generator receive delay, -1 when unknown.
+    void parse(Conn& c, const uint8_t* data, size_t len, int64_t now, int64_t recv_delay_ns);
     void revive(Conn& c, int64_t now);  // reopen a closed keep-alive connection when due
     void open_window(int64_t now);
     void close_window();
@@ -131,11 +136,17 @@ private:
     bool can_send(const Conn& c) const;
     void start_request(Conn& c, int64_t intended, int64_t now);
     void write_request(Conn& c, const InFlight& f);
-    void complete(Conn& c, int64_t now);
+    void complete(Conn& c, int64_t now, int64_t recv_delay_ns);
     void top_up(Conn& c, int64_t now);  // closed loop: refill the pipeline
     void after_reply(Conn& c, int64_t now);
 
-    // Open-loop plan.
+    // Start barrier.
+    bool bringup_pending() const;
+    void abandon_bringup(Conn& c);
+
+    // Open-loop plan (worker_plan.cpp).
+    void start_plan(int64_t now);
+    void record_unsent(Conn& c, int64_t drain_end);
     int64_t due_of(const Conn& c) const;
     void advance_plan(Conn& c);
     void schedule(Conn& c, int64_t now);
@@ -161,13 +172,17 @@ private:
     std::exponential_distribution<double> gap_;
     std::uniform_real_distribution<double> unit_{0.0, 1.0};
     double interval_ns_ = 0.0;  // mean gap between sends of one connection
+    int first_up_ = 0;          // open loop: set_plan_share()
+    int total_up_ = 0;
     Timeline tl_;
-    bool running_ = false;  // false during connect_all(): no requests yet
+    bool bringing_up_ = false;  // in bring_up(): a reply marks its connection up
+    bool running_ = false;      // false until run(): no requests but bring-up probes
     bool window_open_ = false;
     bool window_closed_ = false;
     size_t in_flight_ = 0;  // over all connections
     int64_t window_opened_at_ = 0;
     int64_t cpu_at_start_ = 0;  // thread CPU time when the window opened
+    int64_t idle_ns_ = 0;       // --busy-poll: window time spent in empty polls
     uint64_t bytes_read_at_start_ = 0;
     uint64_t bytes_written_at_start_ = 0;
     int64_t next_housekeeping_ = 0;
