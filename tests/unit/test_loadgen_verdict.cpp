@@ -1,0 +1,262 @@
+// The loadgen record's judgement and its schema: Result::verdict() on constructed
+// results (each kind and the precedence between them), and from_json reading a
+// version-1 record next to a version-2 round trip.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <string>
+
+#include "result.hpp"
+
+namespace lg = pb::loadgen;
+
+namespace {
+
+// A closed-loop result of 1 s: 10,000 requests, generator 50% busy.
+lg::Result closed_loop() {
+    lg::Result r;
+    r.config.port = 9000;
+    r.config.connections = 4;
+    r.threads = 1;
+    r.duration_s = 1.0;
+    r.hosts.push_back({"h", "Linux 6", "cpu", 2});
+    r.started_at = "2026-01-01T00:00:00Z";
+    r.stats.requests = 10'000;
+    r.stats.window_replies = 10'000;
+    r.stats.latency.record(100, 10'000);
+    r.stats.uncorrected_latency.record(100, 10'000);
+    r.stats.max_thread_busy = 0.5;
+    return r;
+}
+
+// An open-loop result that kept up: 1000 req/s planned and achieved, sends
+// 10 us late at p99 (bound 1 ms).
+lg::Result open_loop() {
+    lg::Result r = closed_loop();
+    r.config.rate = 1000.0;
+    r.target_rps = 1000.0;
+    r.stats.requests = 1000;
+    r.stats.window_replies = 1000;
+    r.stats.lateness.record(10, 1000);
+    return r;
+}
+
+void make_busy(lg::Result& r) {
+    r.stats.max_thread_busy = 0.93;  // over 0.90, under the old 0.95
+}
+void make_late(lg::Result& r) {
+    r.stats.lateness.reset();
+    r.stats.lateness.record(5000, 1000);  // 5 ms, over --max-lateness 1ms
+}
+void make_short(lg::Result& r) {
+    r.stats.requests = 900;  // 90% of the plan
+}
+
+}  // namespace
+
+TEST_CASE("verdict: ok, closed and open loop", "[loadgen][verdict]") {
+    for (const lg::Result& r : {closed_loop(), open_loop()}) {
+        auto v = r.verdict();
+        CHECK(v.kind == lg::VerdictKind::kOk);
+        CHECK(v.ok());
+        CHECK(v.reason.empty());
+        CHECK_FALSE(r.could_not_keep_up());
+        CHECK_FALSE(r.generator_bound());
+        auto j = lg::to_json_value(r);
+        CHECK(j.at("verdict").at("kind").as_string() == "ok");
+        CHECK_FALSE(j.at("generator").at("bound").as_bool());
+        CHECK(lg::format_summary(r).find("Verdict: ok") != std::string::npos);
+    }
+}
+
+TEST_CASE("verdict: generator-busy in either loop, above 90%", "[loadgen][verdict]") {
+    for (lg::Result r : {closed_loop(), open_loop()}) {
+        make_busy(r);
+        auto v = r.verdict();
+        CHECK(v.kind == lg::VerdictKind::kGeneratorBusy);
+        CHECK(v.reason.find("busy 93%") != std::string::npos);
+        CHECK(r.generator_bound());
+        auto j = lg::to_json_value(r);
+        CHECK(j.at("verdict").at("kind").as_string() == "generator-busy");
+        CHECK(j.at("generator").at("bound").as_bool());
+        CHECK(lg::format_summary(r).find("Verdict: generator-busy") != std::string::npos);
+        // could_not_keep_up() is about following a plan: closed loops have none.
+        CHECK(r.could_not_keep_up() == r.open_loop());
+    }
+    lg::Result at_bound = closed_loop();
+    at_bound.stats.max_thread_busy = 0.90;  // "over 0.90": exactly 0.90 is not bound
+    CHECK(at_bound.verdict().ok());
+}
+
+TEST_CASE("verdict: generator-late and server-saturated are open-loop only", "[loadgen][verdict]") {
+    lg::Result late = open_loop();
+    make_late(late);
+    CHECK(late.verdict().kind == lg::VerdictKind::kGeneratorLate);
+    CHECK(late.verdict().reason.find("lateness") != std::string::npos);
+    std::string reason;
+    CHECK(late.could_not_keep_up(&reason));
+    CHECK(reason == late.verdict().reason);
+    CHECK(lg::to_json_value(late).at("verdict").at("kind").as_string() == "generator-late");
+
+    lg::Result saturated = open_loop();
+    make_short(saturated);
+    CHECK(saturated.verdict().kind == lg::VerdictKind::kServerSaturated);
+    CHECK(saturated.verdict().reason.find("achieved 900 req/s") != std::string::npos);
+    CHECK(lg::to_json_value(saturated).at("verdict").at("kind").as_string() == "server-saturated");
+    CHECK(lg::format_summary(saturated).find("Verdict: server-saturated") != std::string::npos);
+
+    // The same lateness and shortfall figures mean nothing without a plan.
+    lg::Result closed = closed_loop();
+    make_late(closed);
+    make_short(closed);
+    CHECK(closed.verdict().ok());
+
+    CHECK(std::string(lg::to_string(lg::VerdictKind::kOk)) == "ok");
+    CHECK(static_cast<int>(lg::VerdictKind::kServerSaturated) == 1);
+    CHECK(static_cast<int>(lg::VerdictKind::kGeneratorLate) == 2);
+    CHECK(static_cast<int>(lg::VerdictKind::kGeneratorBusy) == 3);
+}
+
+TEST_CASE("verdict precedence: busy, then late, then saturated", "[loadgen][verdict]") {
+    lg::Result all = open_loop();
+    make_busy(all);
+    make_late(all);
+    make_short(all);
+    auto v = all.verdict();
+    CHECK(v.kind == lg::VerdictKind::kGeneratorBusy);
+    // The others follow in the reason, in precedence order.
+    auto busy = v.reason.find("busy");
+    auto late = v.reason.find("lateness");
+    auto achieved = v.reason.find("achieved");
+    REQUIRE(busy != std::string::npos);
+    REQUIRE(late != std::string::npos);
+    REQUIRE(achieved != std::string::npos);
+    CHECK(busy < late);
+    CHECK(late < achieved);
+
+    lg::Result late_and_short = open_loop();
+    make_late(late_and_short);
+    make_short(late_and_short);
+    CHECK(late_and_short.verdict().kind == lg::VerdictKind::kGeneratorLate);
+
+    lg::Result busy_and_short = open_loop();
+    make_busy(busy_and_short);
+    make_short(busy_and_short);
+    CHECK(busy_and_short.verdict().kind == lg::VerdictKind::kGeneratorBusy);
+}
+
+TEST_CASE("schema 2 round-trips bring-up, receive delay and the verdict", "[loadgen][json]") {
+    lg::Result r = open_loop();
+    make_short(r);
+    r.bringup = lg::Bringup{256, 250, 1.25};
+    r.stats.recv_delay.record(7, 900);
+    r.stats.recv_delay.record(40, 100);
+    r.stats.unsent = 100;
+    r.stats.latency.record(500'000, 100);
+    r.config.busy_poll = true;
+    r.config.bringup_timeout = std::chrono::seconds(3);
+
+    std::string text = lg::to_json(r);
+    lg::Result back = lg::from_json(text);
+    CHECK(lg::to_json(back) == text);
+    REQUIRE(back.bringup.has_value());
+    CHECK(back.bringup->up == 250);
+    CHECK_FALSE(back.bringup->complete());
+    CHECK(back.stats.recv_delay.count() == 1000);
+    CHECK(back.stats.recv_delay.value_at_percentile(99) == 40);
+    CHECK(back.config.busy_poll);
+    CHECK(back.config.bringup_timeout == std::chrono::seconds(3));
+    CHECK(back.verdict().kind == lg::VerdictKind::kServerSaturated);
+
+    auto j = lg::to_json_value(r);
+    CHECK(j.at("schema_version").as_int() == 2);
+    CHECK(j.at("bringup").at("connections").as_int() == 256);
+    CHECK(j.at("bringup").at("seconds").as_double() == 1.25);
+    CHECK_FALSE(j.at("bringup").at("complete").as_bool());
+    CHECK(j.at("open_loop").at("unsent_recorded").as_bool());
+    CHECK(j.at("generator").at("recv_delay_us").at("p50").as_int() == 7);
+
+    // Merged records add their bring-ups.
+    auto m = lg::merge({r, back});
+    REQUIRE(m.bringup.has_value());
+    CHECK(m.bringup->connections == 512);
+    CHECK(m.bringup->up == 500);
+    CHECK(m.bringup->seconds == 1.25);
+    CHECK(m.stats.recv_delay.count() == 2000);
+
+    // Versions this loadgen does not know are refused.
+    std::string v3 = text;
+    v3.replace(v3.find("\"schema_version\": 2"), 19, "\"schema_version\": 3");
+    CHECK_THROWS(lg::from_json(v3));
+}
+
+TEST_CASE("from_json reads a version-1 record", "[loadgen][json]") {
+    // Written by loadgen before schema 2: no bringup, no verdict, no receive
+    // delay, no busy_poll/recv_timestamps/bringup_timeout in config.
+    const std::string v1 = R"({
+  "schema": "patternbench-loadgen", "schema_version": 1, "tool": "loadgen",
+  "started_at": "2026-11-28T23:04:26Z", "runs": 1,
+  "host": {"hostname": "vm", "kernel": "Linux 6.18", "cpu_model": "AMD EPYC", "cpus": 2},
+  "hosts": [{"hostname": "vm", "kernel": "Linux 6.18", "cpu_model": "AMD EPYC", "cpus": 2}],
+  "config": {"target": "127.0.0.1:9000", "connections": 4, "threads": 1, "duration": "2s",
+    "warmup": "0s", "timeout": "2s", "rate": 1000.0, "arrival": "uniform", "pipeline": 1,
+    "connect_per_request": false, "close": "fin", "protocol": "frame", "request_size": 0,
+    "response_size": 13, "response_size_given": false, "spin_us": 0, "sleep_us": 0,
+    "slow_fraction": 0.0, "slow_sleep_us": 0, "path": "/", "headers": [], "nodelay": true,
+    "write_mode": "single", "split_at": 0, "write_chunk": 0, "quickack": false,
+    "spectrum": false, "verify": true, "allow_errors": false, "max_lateness": "1ms",
+    "seed": 1, "cpus": []},
+  "threads": 1, "mode": "open", "duration_s": 2.0,
+  "requests": 1900, "window_replies": 1900, "throughput_rps": 950.0,
+  "bytes_read": 85500, "bytes_written": 121600, "sent": 1900, "dropped": 0,
+  "slow_requests": 0, "connects": 4,
+  "errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0, "protocol": 0, "verify": 0,
+             "status": 0, "total": 0},
+  "error_samples": [], "ok": true,
+  "open_loop": {"target_rps": 1000.0, "achieved_rps": 950.0, "arrival": "uniform",
+    "unsent": 100, "could_not_keep_up": true,
+    "reason": "achieved 950 req/s, under 99% of the planned 1000", "max_lateness_us": 1000,
+    "lateness_us": {"count": 1900, "min": 3, "p50": 3, "p75": 3, "p90": 3, "p99": 3,
+      "p99.9": 3, "p99.99": 3, "p99.999": 3, "max": 3, "mean": 3.0, "stdev": 0.0,
+      "histogram": {"unit": "us", "lowest": 1, "highest": 3600000000,
+        "significant_digits": 3, "saturated": 0, "buckets": [[3, 1900]]}}},
+  "stalls": {"threshold_us": 30000, "count": 0},
+  "latency_us": {"count": 1900, "min": 40, "p50": 40, "p75": 40, "p90": 40, "p99": 40,
+    "p99.9": 40, "p99.99": 40, "p99.999": 40, "max": 40, "mean": 40.0, "stdev": 0.0,
+    "histogram": {"unit": "us", "lowest": 1, "highest": 3600000000, "significant_digits": 3,
+      "saturated": 0, "buckets": [[40, 1900]]}},
+  "uncorrected_latency_us": {"count": 1900, "min": 35, "p50": 35, "p75": 35, "p90": 35,
+    "p99": 35, "p99.9": 35, "p99.99": 35, "p99.999": 35, "max": 35, "mean": 35.0,
+    "stdev": 0.0, "histogram": {"unit": "us", "lowest": 1, "highest": 3600000000,
+      "significant_digits": 3, "saturated": 0, "buckets": [[35, 1900]]}},
+  "fast_latency_us": null, "connect_latency_us": null, "first_byte_latency_us": null,
+  "generator": {"cpu_seconds": 0.3, "max_thread_busy": 0.15, "saturated": false},
+  "tcp_info": {"segs_out": 1904, "segs_in": 1904, "retransmits": 0, "connections": 4,
+               "segs_out_per_request": 1.002, "segs_in_per_request": 1.002}
+})";
+    lg::Result r = lg::from_json(v1);
+    CHECK(r.config.connections == 4);
+    CHECK(r.target_rps == 1000.0);
+    CHECK(r.stats.requests == 1900);
+    CHECK(r.stats.unsent == 100);
+    CHECK(r.stats.latency.count() == 1900);  // version 1 left the unsent out
+    CHECK(r.stats.lateness.count() == 1900);
+    CHECK(r.stats.max_thread_busy == 0.15);
+    CHECK_FALSE(r.bringup.has_value());
+    CHECK(r.stats.recv_delay.empty());
+    CHECK_FALSE(r.config.recv_timestamps);  // it did not measure them
+    CHECK_FALSE(r.config.busy_poll);
+    CHECK(r.config.bringup_timeout == std::chrono::seconds(10));
+    // The verdict is derived, so a version-1 record gets one too.
+    CHECK(r.verdict().kind == lg::VerdictKind::kServerSaturated);
+
+    // Written back, it is a version-2 record.
+    auto j = lg::to_json_value(r);
+    CHECK(j.at("schema_version").as_int() == 2);
+    CHECK(j.at("bringup").is_null());
+    CHECK(j.at("verdict").at("kind").as_string() == "server-saturated");
+    CHECK(j.at("generator").at("recv_delay_us").is_null());
+    // And it merges with version-2 records.
+    auto m = lg::merge({r, lg::from_json(lg::to_json(r))});
+    CHECK(m.stats.requests == 3800);
+}
