@@ -1,35 +1,30 @@
+// One case, step by step, in the order of bench/README.md "What one case does":
+// start the server, drive the load while the sampler ticks, stop the server,
+// account the window, derive the counters, write the case file.
 #include "case_runner.hpp"
 
-#include <pthread.h>
-#include <sched.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
-#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
-#include <fstream>
 #include <limits>
-#include <mutex>
 #include <numeric>
-#include <sstream>
-#include <thread>
+#include <optional>
 
 #include "loadgen.hpp"
-#include "proc_stats.hpp"
+#include "sampler.hpp"
 #include "server_child.hpp"
+#include "slurp.hpp"
 #include "small_writes.hpp"
-#include "sock_diag.hpp"
 
 namespace pb::bench {
 
 namespace lg = pb::loadgen;
-using Clock = std::chrono::steady_clock;
 using lg::Json;
 
 double jain_index(const std::vector<double>& xs) {
@@ -48,7 +43,16 @@ double max_min_ratio(const std::vector<double>& xs) {
     return *hi / *lo;
 }
 
+int verdict_code(const std::string& kind) {
+    if (kind == "server-saturated") return 1;
+    if (kind == "generator-late") return 2;
+    if (kind == "generator-busy") return 3;
+    return 0;
+}
+
 namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 bool multi_loop(const std::string& pattern) {
     return pattern == "multi-accept" || pattern == "reuseport" || pattern == "reactor-pool";
@@ -62,6 +66,31 @@ std::string utc_now() {
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
 }
+
+int64_t count_at_or_above(const lg::Histogram& h, int64_t threshold) {
+    int64_t n = 0;
+    h.for_each_bucket([&](int64_t value, int64_t count) {
+        if (value >= threshold) n += count;
+    });
+    return n;
+}
+
+// A scratch directory for the server's stats and snapshot files, removed with it.
+struct ScratchDir {
+    std::string path, stats, snapshots;
+    ScratchDir() {
+        char dir_template[] = "/tmp/pbbench-case-XXXXXX";
+        if (!::mkdtemp(dir_template)) throw std::runtime_error("mkdtemp failed");
+        path = dir_template;
+        stats = path + "/stats.json";
+        snapshots = stats + ".snapshots";
+    }
+    ~ScratchDir() {
+        std::remove(stats.c_str());
+        std::remove(snapshots.c_str());
+        ::rmdir(path.c_str());
+    }
+};
 
 std::vector<std::string> server_argv(const CaseSpec& spec, const RunnerOptions& options,
                                      const std::string& stats_path) {
@@ -89,289 +118,179 @@ std::vector<std::string> server_argv(const CaseSpec& spec, const RunnerOptions& 
     return argv;
 }
 
-// Reads the server at two moments inside the load generator's measured window,
-// from its own thread so that loadgen::run() can block the caller meanwhile.
-class WindowSampler {
-public:
-    WindowSampler(pid_t pid, uint16_t port, bool segments, Clock::time_point begin,
-                  Clock::time_point end)
-        : thread_([=, this] { sample(pid, port, segments, begin, end); }) {}
-    ~WindowSampler() { stop(); }
-
-    // Returns once both readings are taken, or at once if the run ended early.
-    void stop() {
-        {
-            std::lock_guard lock(mutex_);
-            cancelled_ = true;
-        }
-        cv_.notify_all();
-        if (thread_.joinable()) thread_.join();
-    }
-
-    bool complete = false;
-    ProcSnapshot proc_begin, proc_end;
-    std::map<uint64_t, SocketSegments> segs_begin, segs_end;
-
-private:
-    // False when cancelled before `t`. A reading that is due is still taken
-    // when the cancel comes late: on a busy machine this thread may be woken
-    // after the load generator has already returned.
-    bool wait_until(Clock::time_point t) {
-        std::unique_lock lock(mutex_);
-        cv_.wait_until(lock, t, [this] { return cancelled_; });
-        return Clock::now() >= t;
-    }
-    void sample(pid_t pid, uint16_t port, bool segments, Clock::time_point begin,
-                Clock::time_point end) {
-        // The readings share the client CPU with a busy load generator; a
-        // real-time priority (where allowed) makes them land on time, which the
-        // per-request figures rely on. Without it they are merely later.
-        sched_param param{};
-        param.sched_priority = 1;
-        ::pthread_setschedparam(::pthread_self(), SCHED_FIFO, &param);
-        if (!wait_until(begin)) return;
-        proc_begin = read_proc(pid);
-        if (segments) segs_begin = server_socket_segments(port);
-        if (!wait_until(end)) return;
-        proc_end = read_proc(pid);
-        if (segments) segs_end = server_socket_segments(port);
-        complete = proc_begin.ok && proc_end.ok;
-    }
-
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    bool cancelled_ = false;
-    std::thread thread_;  // last: starts after the members it uses exist
-};
-
-struct ThreadValues {
-    std::vector<double> requests, accepted;
-};
-
-// Per-thread values over the roles that do that work: reactor-pool's acceptor
-// counts for accepts but not requests, its loops the other way round (the same
-// rule as tools/pbtools/rundir.py thread_values, so report and harness agree).
-std::vector<double> values_for(const Json::Array& threads, const char* key) {
-    std::vector<std::string> roles;
-    auto role_of = [](const Json& t) {
-        const Json* r = t.find("role");
-        return r ? r->as_string() : std::string("loop");
-    };
-    for (const auto& t : threads) {
-        const Json* v = t.find(key);
-        if (v && v->as_int() > 0) roles.push_back(role_of(t));
-    }
-    std::vector<double> out;
-    for (const auto& t : threads)
-        if (std::find(roles.begin(), roles.end(), role_of(t)) != roles.end())
-            out.push_back(static_cast<double>(t.at(key).as_int()));
-    return out;
+bool is_nagle(const CaseSpec& spec) {
+    return spec.kind == Kind::kNagle || spec.kind == Kind::kNagleUpside;
 }
 
-std::string slurp(const std::string& path) {
-    std::ifstream f(path);
-    if (!f) return {};
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
+// ---- step 2: the load -------------------------------------------------------------
 
-void write_file_atomically(const std::string& path, const std::string& text) {
-    std::string tmp = path + ".tmp";
-    {
-        std::ofstream f(tmp, std::ios::trunc);
-        f << text;
-        if (!f.flush()) throw std::runtime_error("cannot write " + tmp);
+lg::Result drive_load(const CaseSpec& spec, const RunnerOptions& options, uint16_t port) {
+    if (spec.kind == Kind::kNagleUpside) {
+        SmallWritesConfig sw;
+        sw.port = port;
+        sw.writes = kUpsideWrites;
+        sw.write_bytes = kUpsideWriteBytes;
+        sw.reply_len = kNagleReplyBody;
+        sw.pipeline = kUpsidePipeline;
+        sw.nodelay = spec.client_nodelay;
+        sw.warmup = spec.warmup;
+        sw.duration = spec.duration;
+        lg::Result r = run_small_writes(sw);
+        r.started_at = utc_now();
+        return r;
     }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0)
-        throw std::runtime_error("cannot rename " + tmp + " to " + path);
+    lg::Config config = spec.loadgen_config();
+    config.port = port;
+    config.cpus = options.placement.client_cpus;
+    config.threads = static_cast<int>(options.placement.client_cpus.size());
+    return lg::run(config);
 }
 
-int64_t count_at_or_above(const lg::Histogram& h, int64_t threshold) {
-    int64_t n = 0;
-    h.for_each_bucket([&](int64_t value, int64_t count) {
-        if (value >= threshold) n += count;
-    });
-    return n;
-}
+// ---- steps 1-3: start, load while sampling, stop ---------------------------------
 
-}  // namespace
-
-Outcome run_case(const CaseSpec& spec, const RunnerOptions& options) {
-    Outcome out;
-    char dir_template[] = "/tmp/pbbench-case-XXXXXX";
-    if (!::mkdtemp(dir_template)) {
-        out.error = "mkdtemp failed";
-        return out;
-    }
-    const std::string work_dir = dir_template;
-    const std::string stats_path = work_dir + "/stats.json";
-    const auto argv = server_argv(spec, options, stats_path);
-
+struct Measured {
+    std::vector<std::string> argv;
     lg::Result result;
+    std::vector<Tick> ticks;
+    ProcReading last;  // just before SIGTERM
     Exit exit;
     std::string server_stderr;
-    bool sampled = false;
-    WindowCost window;
-    SocketSegments srv_segs;
-    ProcSnapshot last;
-    uint64_t sampled_threads = 0;
-    const bool nagle = spec.kind == Kind::kNagle || spec.kind == Kind::kNagleUpside;
-    try {
-        ServerChild server(argv, options.placement.server_cpus);
+};
 
-        // The sampler reads the server inside the loadgen window: from `margin`
-        // after its start (connects and the 2 ms start delay come first) to its
-        // nominal end, which the real end never precedes.
-        auto margin = std::chrono::milliseconds(50 + spec.connections / 10);
-        margin = std::min(margin,
-                          std::chrono::duration_cast<std::chrono::milliseconds>(spec.duration / 3));
-        auto t0 = Clock::now();
-        WindowSampler sampler(server.pid(), server.port(), nagle, t0 + spec.warmup + margin,
-                              t0 + spec.warmup + spec.duration);
-        if (spec.kind == Kind::kNagleUpside) {
-            SmallWritesConfig sw;
-            sw.port = server.port();
-            sw.writes = kUpsideWrites;
-            sw.write_bytes = kUpsideWriteBytes;
-            sw.reply_len = kNagleReplyBody;
-            sw.pipeline = kUpsidePipeline;
-            sw.nodelay = spec.client_nodelay;
-            sw.warmup = spec.warmup;
-            sw.duration = spec.duration;
-            result = run_small_writes(sw);
-            result.started_at = utc_now();
-        } else {
-            lg::Config config = spec.loadgen_config();
-            config.port = server.port();
-            config.cpus = options.placement.client_cpus;
-            config.threads = static_cast<int>(options.placement.client_cpus.size());
-            result = lg::run(config);
-        }
-        sampler.stop();
-        sampled = sampler.complete;
-        if (sampled) {
-            window = window_cost(sampler.proc_begin, sampler.proc_end);
-            srv_segs = segments_between(sampler.segs_begin, sampler.segs_end);
-            sampled_threads = std::max(sampler.proc_begin.threads, sampler.proc_end.threads);
-        }
-        last = read_proc(server.pid(), false);
-        exit = server.stop();
-        server_stderr = server.stderr_text();
-    } catch (const std::exception& e) {
-        out.error = e.what();
-        std::remove(stats_path.c_str());
-        ::rmdir(work_dir.c_str());
-        return out;
+Measured measure(const CaseSpec& spec, const RunnerOptions& options, const ScratchDir& dir) {
+    Measured m;
+    m.argv = server_argv(spec, options, dir.stats);
+    ServerChild server(m.argv, options.placement.server_cpus);
+    Sampler::Options so;
+    so.pid = server.pid();
+    so.port = server.port();
+    so.signal_server = spec.kind != Kind::kBaseline;  // ping-pong has no SIGUSR1 handler
+    so.segments = is_nagle(spec);
+    so.period = sampler_period(spec.duration);
+    {
+        Sampler sampler(so);
+        m.result = drive_load(spec, options, server.port());
+        m.ticks = sampler.finish();
     }
+    m.last = read_proc(server.pid());
+    m.exit = server.stop();
+    m.server_stderr = server.stderr_text();
+    return m;
+}
 
-    Json stats;
+// ---- step 4: account --------------------------------------------------------------
+
+struct Accounted {
+    Json stats;  // the server's stats file (lifetime), null when absent
+    WindowAccount window;
+    double window_requests = 0;  // exact from the server, else rate x seconds
+    std::string warning;
+};
+
+Accounted account(const CaseSpec& spec, const Measured& m, const ScratchDir& dir) {
+    Accounted a;
     if (spec.kind != Kind::kBaseline) {
-        std::string text = slurp(stats_path);
+        std::string text = slurp(dir.stats);
         try {
-            if (!text.empty()) stats = Json::parse(text);
+            if (!text.empty()) a.stats = Json::parse(text);
         } catch (const std::exception& e) {
-            out.warning += fmt::format("unreadable stats file: {}; ", e.what());
+            a.warning += fmt::format("unreadable stats file: {}; ", e.what());
         }
-        if (text.empty()) out.warning += "the server wrote no stats file; ";
+        if (text.empty()) a.warning += "the server wrote no stats file; ";
     }
-    std::remove(stats_path.c_str());
-    ::rmdir(work_dir.c_str());
+    a.window = account_window(m.result.timeline.measure_start, m.result.timeline.measure_end, m.ticks,
+                              parse_snapshots(slurp(dir.snapshots)));
+    if (!a.window.ok) a.warning += "the server was not accounted inside the window; ";
+    a.window_requests = a.window.requests >= 0 ? a.window.requests
+                                               : m.result.throughput_rps() * a.window.seconds;
+    return a;
+}
 
-    // ---- counters ------------------------------------------------------------
-    const auto& st = result.stats;
-    const double rps = result.throughput_rps();
-    const double requests = static_cast<double>(st.requests);
-    auto& c = out.counters;
+// ---- step 5: the counters ------------------------------------------------------------
+
+using Counters = std::vector<std::pair<std::string, double>>;
+
+double lifetime_cpu_us(const rusage& u) {
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e6 +
+           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+struct Peaks {
+    double rss_kb = 0;
+    double threads = 0;
+};
+
+Peaks peaks(const Measured& m, const Accounted& a) {
+    Peaks p;
+    // VmHWM of the server's own address space, just before SIGTERM. Not the
+    // rusage maxrss (wait4's or the snapshots' getrusage): Linux carries it
+    // across exec, so it includes the pre-exec copy of this harness, which
+    // grows from case to case.
+    p.rss_kb = static_cast<double>(m.last.hwm_kb);
+    uint64_t threads = std::max(m.last.threads, a.window.threads_max);
+    if (a.stats.is_object() && a.stats.find("peak_threads"))
+        threads = std::max(threads, static_cast<uint64_t>(a.stats.at("peak_threads").as_int()));
+    p.threads = static_cast<double>(threads);
+    return p;
+}
+
+Counters counters(const CaseSpec& spec, const Measured& m, const Accounted& a) {
+    Counters c;
     auto put = [&](const char* name, double v) {
         if (!std::isnan(v)) c.emplace_back(name, v);
     };
+    const auto& st = m.result.stats;
+    const double rps = m.result.throughput_rps();
+    const double requests = static_cast<double>(st.requests);
     put("rps", rps);
     put("p50_us", static_cast<double>(st.latency.value_at_percentile(50)));
     put("p99_us", static_cast<double>(st.latency.value_at_percentile(99)));
     put("p999_us", static_cast<double>(st.latency.value_at_percentile(99.9)));
     put("errors", static_cast<double>(st.errors.total()));
 
-    // Server costs per request: the window's figures over the requests that
-    // window saw (rate x length; the window sits inside the measured one).
-    const double window_requests = rps * window.seconds;
-    const Json* total = stats.is_object() ? stats.find("total") : nullptr;
-    const double lifetime_requests =
-        total && total->find("requests") ? static_cast<double>(total->at("requests").as_int()) : 0;
-    const double lifetime_cpu_us =
-        static_cast<double>(exit.usage.ru_utime.tv_sec + exit.usage.ru_stime.tv_sec) * 1e6 +
-        static_cast<double>(exit.usage.ru_utime.tv_usec + exit.usage.ru_stime.tv_usec);
-    std::string accounting = "none";
-    double cpu_per = std::numeric_limits<double>::quiet_NaN();
-    double vcsw_per = cpu_per, ivcsw_per = cpu_per;
-    if (sampled && window_requests > 0) {
-        cpu_per = window.cpu_us / window_requests;
-        if (window.same_threads) {
-            vcsw_per = window.vcsw / window_requests;
-            ivcsw_per = window.ivcsw / window_requests;
-            accounting = "window";
-        } else if (lifetime_requests > 0) {
-            // Threads came and went (a thread per connection under churn): their
-            // switches left /proc with them, and only the lifetime rusage has them.
-            vcsw_per = static_cast<double>(exit.usage.ru_nvcsw) / lifetime_requests;
-            ivcsw_per = static_cast<double>(exit.usage.ru_nivcsw) / lifetime_requests;
-            accounting = "window cpu, lifetime context switches";
-        } else {
-            accounting = "window cpu";
-        }
-    }
-    put("cpu_us_per_req", cpu_per);
-    put("vcsw_per_req", vcsw_per);
-    put("ivcsw_per_req", ivcsw_per);
-    const double peak_rss = static_cast<double>(
-        std::max<uint64_t>(last.hwm_kb, static_cast<uint64_t>(exit.usage.ru_maxrss)));
-    put("peak_rss_kb", peak_rss);
-    uint64_t peak_threads = std::max({last.threads, sampled_threads});
-    {
-        uint64_t from_stats = 0;
-        if (stats.is_object() && stats.find("peak_threads"))
-            from_stats = static_cast<uint64_t>(stats.at("peak_threads").as_int());
-        peak_threads = std::max(peak_threads, from_stats);
-    }
-    put("peak_threads", static_cast<double>(peak_threads));
+    // Server costs per request: the window's figures over the requests the
+    // server itself counted in that window.
+    const WindowAccount& w = a.window;
+    const double per = w.ok && a.window_requests > 0 ? 1.0 / a.window_requests : kNaN;
+    put("cpu_us_per_req", w.cpu_us * per);
+    put("vcsw_per_req", w.vcsw >= 0 ? w.vcsw * per : kNaN);
+    put("ivcsw_per_req", w.ivcsw >= 0 ? w.ivcsw * per : kNaN);
+    Peaks pk = peaks(m, a);
+    put("peak_rss_kb", pk.rss_kb);
+    put("peak_threads", pk.threads);
 
-    const Json* threads = stats.is_object() ? stats.find("threads") : nullptr;
-    if (threads && threads->is_array()) {
-        auto req = values_for(threads->as_array(), "requests");
-        auto acc = values_for(threads->as_array(), "accepted");
-        put("jain_requests", jain_index(req));
-        put("maxmin_requests", max_min_ratio(req));
-        put("jain_accepts", jain_index(acc));
-        put("maxmin_accepts", max_min_ratio(acc));
-    }
+    auto req = fairness_values(w.per_thread, false);
+    auto acc = fairness_values(w.per_thread, true);
+    put("jain_requests", jain_index(req));
+    put("maxmin_requests", max_min_ratio(req));
+    put("jain_accepts", jain_index(acc));
+    put("maxmin_accepts", max_min_ratio(acc));
     if (spec.offered_rps > 0) put("offered_rps", spec.offered_rps);
-    if (nagle) {
+
+    const std::string verdict = lg::to_string(m.result.verdict().kind);
+    put("gen_busy", st.max_thread_busy);
+    put("generator_bound", verdict == "generator-busy" ? 1.0 : 0.0);
+    put("verdict_code", static_cast<double>(verdict_code(verdict)));
+    if (w.foreign.ok) put("foreign_cpu", w.foreign.cpus);
+
+    if (is_nagle(spec)) {
         int64_t stalls = count_at_or_above(st.latency, kStallUs);
         put("stalls", static_cast<double>(stalls));
-        put("stall_fraction", requests > 0 ? static_cast<double>(stalls) / requests : NAN);
+        put("stall_fraction", requests > 0 ? static_cast<double>(stalls) / requests : kNaN);
         put("segs_out_per_req",
-            requests > 0 ? static_cast<double>(st.tcp.segs_out) / requests : NAN);
-        put("segs_in_per_req", requests > 0 ? static_cast<double>(st.tcp.segs_in) / requests : NAN);
-        if (window_requests > 0 && (srv_segs.segs_out > 0 || srv_segs.segs_in > 0)) {
-            put("srv_segs_out_per_req", static_cast<double>(srv_segs.segs_out) / window_requests);
-            put("srv_segs_in_per_req", static_cast<double>(srv_segs.segs_in) / window_requests);
+            requests > 0 ? static_cast<double>(st.tcp.segs_out) / requests : kNaN);
+        put("segs_in_per_req", requests > 0 ? static_cast<double>(st.tcp.segs_in) / requests : kNaN);
+        if (w.segments.segs_out > 0 || w.segments.segs_in > 0) {
+            put("srv_segs_out_per_req", static_cast<double>(w.segments.segs_out) * per);
+            put("srv_segs_in_per_req", static_cast<double>(w.segments.segs_in) * per);
         }
     }
-    out.measured_seconds = result.duration_s;
-    out.ok = true;
+    return c;
+}
 
-    if (st.errors.total() > 0)
-        out.warning += fmt::format("{} client errors ({}); ", st.errors.total(),
-                                   st.error_samples.empty() ? "" : st.error_samples.front());
-    const int expected_exit = spec.kind == Kind::kBaseline ? 128 + SIGTERM : 0;
-    if (exit.status != expected_exit || exit.timed_out)
-        out.warning += fmt::format("server exit status {}{}; ", exit.status,
-                                   exit.timed_out ? " (killed after the grace time)" : "");
-    if (!sampled) out.warning += "the server was not sampled inside the window; ";
+// ---- step 6: the case file -----------------------------------------------------------
 
-    if (options.out_dir.empty()) return out;
-
-    // ---- the case file ---------------------------------------------------------
+Json case_info(const CaseSpec& spec) {
     Json info = Json::object();
     info.set("id", spec.id());
     info.set("name", spec.name());
@@ -392,55 +311,162 @@ Outcome run_case(const CaseSpec& spec, const RunnerOptions& options) {
     }
     info.set("warmup_s", std::chrono::duration<double>(spec.warmup).count());
     info.set("duration_s", std::chrono::duration<double>(spec.duration).count());
+    return info;
+}
 
-    Json counters = Json::object();
-    for (const auto& [k, v] : c) counters.set(k, v);
+Json maybe(double v) { return v >= 0 && !std::isnan(v) ? Json(v) : Json(); }
 
-    Json server = Json::object();
-    server.set("stats", stats);
+Json window_json(const Accounted& a) {
+    const WindowAccount& w = a.window;
+    Json win = Json::object();
+    win.set("source", w.source);
+    win.set("seconds", w.seconds);
+    win.set("cpu_us", w.cpu_us);
+    win.set("vcsw", maybe(w.vcsw));
+    win.set("ivcsw", maybe(w.ivcsw));
+    win.set("requests", maybe(w.requests));
+    win.set("accepted", maybe(w.accepted));
+    win.set("requests_estimated", w.requests >= 0 ? Json() : Json(a.window_requests));
+    Json threads = Json::array();
+    for (const auto& t : w.per_thread) {
+        Json e = Json::object();
+        e.set("id", t.id);
+        e.set("role", t.role);
+        e.set("requests", t.requests);
+        e.set("accepted", t.accepted);
+        e.set("accepted_total", t.accepted_total);
+        threads.push(e);
+    }
+    win.set("per_thread", threads);
+    if (w.segments.segs_out > 0 || w.segments.segs_in > 0) {
+        win.set("segs_out", w.segments.segs_out);
+        win.set("segs_in", w.segments.segs_in);
+    }
+    return win;
+}
+
+Json server_json(const Counters& c, const Measured& m, const Accounted& a,
+                 const RunnerOptions& options) {
+    auto counter = [&](const char* name) {
+        for (const auto& [k, v] : c)
+            if (k == name) return v;
+        return kNaN;
+    };
+    const double requests = static_cast<double>(m.result.stats.requests);
     auto scaled = [&](double per) { return std::isnan(per) ? Json() : Json(per * requests); };
+    Json server = Json::object();
+    server.set("stats", a.stats);
     // cpu_us, vcsw and ivcsw cover the measured run (per request x its requests),
     // so that cpu_us / loadgen.requests is cpu_us_per_req, as the contract says.
-    server.set("cpu_us", scaled(cpu_per));
-    server.set("vcsw", scaled(vcsw_per));
-    server.set("ivcsw", scaled(ivcsw_per));
-    server.set("peak_rss_kb", peak_rss);
-    server.set("peak_threads", peak_threads);
-    server.set("accounting", accounting);
-    Json win = Json::object();
-    win.set("seconds", window.seconds);
-    win.set("cpu_us", window.cpu_us);
-    win.set("vcsw", window.same_threads ? Json(window.vcsw) : Json());
-    win.set("ivcsw", window.same_threads ? Json(window.ivcsw) : Json());
-    win.set("requests_estimated", window_requests);
-    if (nagle) {
-        win.set("segs_out", srv_segs.segs_out);
-        win.set("segs_in", srv_segs.segs_in);
-    }
-    server.set("window", win);
+    server.set("cpu_us", scaled(counter("cpu_us_per_req")));
+    server.set("vcsw", scaled(counter("vcsw_per_req")));
+    server.set("ivcsw", scaled(counter("ivcsw_per_req")));
+    server.set("peak_rss_kb", counter("peak_rss_kb"));
+    server.set("peak_threads", counter("peak_threads"));
+    server.set("accounting", a.window.source);
+    server.set("window", window_json(a));
+    const Json* total = a.stats.is_object() ? a.stats.find("total") : nullptr;
     Json life = Json::object();
-    life.set("cpu_us", lifetime_cpu_us);
-    life.set("vcsw", static_cast<int64_t>(exit.usage.ru_nvcsw));
-    life.set("ivcsw", static_cast<int64_t>(exit.usage.ru_nivcsw));
-    life.set("maxrss_kb", static_cast<int64_t>(exit.usage.ru_maxrss));
-    life.set("requests", lifetime_requests > 0 ? Json(lifetime_requests) : Json());
+    life.set("cpu_us", lifetime_cpu_us(m.exit.usage));
+    life.set("vcsw", static_cast<int64_t>(m.exit.usage.ru_nvcsw));
+    life.set("ivcsw", static_cast<int64_t>(m.exit.usage.ru_nivcsw));
+    life.set("maxrss_kb", static_cast<int64_t>(m.exit.usage.ru_maxrss));
+    life.set("requests",
+             total && total->find("requests") ? Json(total->at("requests").as_int()) : Json());
     server.set("lifetime", life);
     Json args = Json::array();
-    for (const auto& a : argv) args.push(a);
+    for (const auto& arg : m.argv) args.push(arg);
     server.set("argv", args);
     server.set("cpus", format_cpu_list(options.placement.server_cpus));
-    server.set("exit_status", exit.status);
-    if (!server_stderr.empty()) server.set("stderr", server_stderr);
+    server.set("exit_status", m.exit.status);
+    if (!m.server_stderr.empty()) server.set("stderr", m.server_stderr);
+    return server;
+}
+
+Json measurement_json(const CaseSpec& spec, const Measured& m, const Accounted& a) {
+    const WindowAccount& w = a.window;
+    Json meas = Json::object();
+    Json delays = Json::array(), costs = Json::array();
+    for (int i = 0; i < 2; ++i) {
+        delays.push(maybe(w.snapshot_delay_us[i]));
+        costs.push(maybe(w.harness_cost_us[i]));
+    }
+    meas.set("snapshot_delay_us", delays);
+    meas.set("harness_cost_us", costs);
+    meas.set("sampler_ticks", static_cast<int64_t>(m.ticks.size()));
+    meas.set("connections", spec.connections);
+    const auto& up = m.result.bringup;
+    meas.set("connections_up", up ? Json(up->up) : Json(spec.connections));
+    meas.set("bringup_s", up ? Json(up->seconds) : Json());
+    Json f = Json::object();
+    f.set("cpu_s", w.foreign.ok ? Json(w.foreign.cpu_s) : Json());
+    f.set("cpus", w.foreign.ok ? Json(w.foreign.cpus) : Json());
+    f.set("steal_s", w.foreign.ok ? Json(w.foreign.steal_s) : Json());
+    f.set("irq_s", w.foreign.ok ? Json(w.foreign.irq_s) : Json());
+    f.set("flag", w.foreign.flag);
+    f.set("note",
+          "machine-wide CPU time (/proc/stat, 10 ms ticks) minus the server's and this "
+          "harness's own over the window; irq_s includes this run's loopback traffic");
+    meas.set("foreign", f);
+    return meas;
+}
+
+Json case_document(const CaseSpec& spec, const RunnerOptions& options, const Counters& c,
+                   const Measured& m, const Accounted& a, const std::string& warning) {
+    Json counters_json = Json::object();
+    for (const auto& [k, v] : c) counters_json.set(k, v);
+    const lg::Verdict v = m.result.verdict();
+    Json verdict = Json::object();
+    verdict.set("kind", lg::to_string(v.kind));
+    verdict.set("reason", v.reason);
 
     Json doc = Json::object();
-    doc.set("schema", "patternbench.case/1");
-    doc.set("case", info);
-    doc.set("counters", counters);
-    doc.set("loadgen", Json::parse(lg::to_json(result)));
-    doc.set("server", server);
-    if (!out.warning.empty()) doc.set("warnings", out.warning);
-    ::mkdir((options.out_dir + "/cases").c_str(), 0755);
-    write_file_atomically(options.out_dir + "/cases/" + spec.id() + ".json", doc.dump(1) + "\n");
+    doc.set("schema", "patternbench.case/2");
+    doc.set("case", case_info(spec));
+    doc.set("counters", counters_json);
+    doc.set("verdict", verdict);
+    doc.set("loadgen", Json::parse(lg::to_json(m.result)));
+    doc.set("server", server_json(c, m, a, options));
+    doc.set("measurement", measurement_json(spec, m, a));
+    if (!warning.empty()) doc.set("warnings", warning);
+    return doc;
+}
+
+std::string run_warnings(const CaseSpec& spec, const Measured& m) {
+    std::string w;
+    const auto& st = m.result.stats;
+    if (const auto& up = m.result.bringup; up && !up->complete())
+        w += fmt::format("{} of {} connections came up within {:.1f} s; ", up->up, up->connections,
+                         up->seconds);
+    if (st.errors.total() > 0)
+        w += fmt::format("{} client errors ({}); ", st.errors.total(),
+                         st.error_samples.empty() ? "" : st.error_samples.front());
+    const int expected_exit = spec.kind == Kind::kBaseline ? 128 + SIGTERM : 0;
+    if (m.exit.status != expected_exit || m.exit.timed_out)
+        w += fmt::format("server exit status {}{}; ", m.exit.status,
+                         m.exit.timed_out ? " (killed after the grace time)" : "");
+    return w;
+}
+
+}  // namespace
+
+Outcome run_case(const CaseSpec& spec, const RunnerOptions& options) {
+    Outcome out;
+    std::optional<ScratchDir> dir;
+    Measured m;
+    try {
+        dir.emplace();
+        m = measure(spec, options, *dir);
+    } catch (const std::exception& e) {
+        out.error = e.what();
+        return out;
+    }
+    Accounted a = account(spec, m, *dir);
+    out.counters = counters(spec, m, a);
+    out.warning = run_warnings(spec, m) + a.warning;
+    out.measured_seconds = m.result.duration_s;
+    out.ok = true;
+    out.document = case_document(spec, options, out.counters, m, a, out.warning);
     return out;
 }
 

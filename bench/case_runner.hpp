@@ -1,8 +1,9 @@
 // Runs one case end to end: a fresh server child on the server CPUs, the load
-// (loadgen library, or the small-writes client) on the client CPUs, /proc and
-// sock_diag readings at both ends of the measured window, SIGTERM, the server's
-// stats file. Returns the counters for Google Benchmark and writes
-// cases/<id>.json (schema patternbench.case/1, results/README.md).
+// (loadgen library, or the small-writes client) on the client CPUs, a sampler
+// asking the server for snapshots of its own accounting throughout (window.hpp),
+// SIGTERM, the server's stats file. Returns the counters for Google Benchmark
+// and the case document (schema patternbench.case/2, results/README.md); the
+// caller writes cases/<id>.json from its repetitions (case_file.hpp).
 #pragma once
 
 #include <string>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "cases.hpp"
+#include "json.hpp"
 
 namespace pb::bench {
 
@@ -26,7 +28,6 @@ struct Placement {
 struct RunnerOptions {
     std::string server_dir;    // holds server-<pattern>
     std::string pingpong_bin;  // the baseline's blocking server
-    std::string out_dir;       // cases/ goes here; empty: no case files
     Placement placement;
 };
 
@@ -36,6 +37,7 @@ struct Outcome {
     std::string warning;  // ran, but something is off (errors, server exit status)
     double measured_seconds = 0;
     std::vector<std::pair<std::string, double>> counters;
+    pb::loadgen::Json document;  // this repetition's cases/<id>.json content
 };
 
 Outcome run_case(const CaseSpec& spec, const RunnerOptions& options);
@@ -44,5 +46,9 @@ Outcome run_case(const CaseSpec& spec, const RunnerOptions& options);
 // idle thread is among them); both over the threads whose role does that work.
 double jain_index(const std::vector<double>& xs);
 double max_min_ratio(const std::vector<double>& xs);
+
+// The loadgen verdict as a number for Google Benchmark's counters: 0 ok,
+// 1 server-saturated, 2 generator-late, 3 generator-busy.
+int verdict_code(const std::string& kind);
 
 }  // namespace pb::bench

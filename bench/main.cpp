@@ -3,9 +3,14 @@
 // each runs a fresh server child and reports the case's counters (bench/README.md).
 //
 //   patternbench [--profile quick|default|full|nagle] [--out-dir DIR]
+//                [--repetitions N] [--seed S]
 //                [--server-cpus LIST] [--client-cpus LIST] [--duration D]
 //                [--loop-threads N] [--worker-threads N] [--server-dir DIR]
 //                [--benchmark_filter=REGEX] [any other --benchmark_* flag]
+//
+// Every case runs --repetitions times; all (case, repetition) runs go in one
+// order shuffled with --seed, so that a slow drift of the machine spreads over
+// every parameter instead of landing on one.
 //
 // Our flags are taken out of argv before benchmark::Initialize sees the rest,
 // so every Google Benchmark flag keeps working.
@@ -21,11 +26,14 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <random>
 #include <regex>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "case_file.hpp"
 #include "case_runner.hpp"
 #include "cases.hpp"
 #include "json.hpp"
@@ -48,16 +56,23 @@ struct Flags {
     unsigned worker_threads = 0;
     std::string server_dir = PB_SERVER_DIR;
     std::string pingpong_bin = PB_PINGPONG_BIN;
-    int repetitions = 1;
+    int repetitions = 0;  // 0: the profile's default
+    uint64_t seed = 0;
+    bool seed_given = false;
 };
 
 constexpr const char* kUsage =
     "usage: patternbench [--profile quick|default|full|nagle] [--out-dir DIR]\n"
     "                    [--server-cpus LIST] [--client-cpus LIST] [--placement-reason TEXT]\n"
+    "                    [--repetitions N] [--seed S]\n"
     "                    [--duration D] [--loop-threads N] [--worker-threads N]\n"
     "                    [--server-dir DIR] [--pingpong PATH] [--benchmark_* flags]\n"
     "Runs the pattern matrix (bench/README.md). --out-dir receives cases/<id>.json;\n"
-    "tools/run-bench (make bench) wraps this with sysinfo, run.json and the report.\n";
+    "tools/run-bench (make bench) wraps this with sysinfo, run.json and the report.\n"
+    "  --repetitions N  runs of every case (default: 1 for quick, 3 otherwise); the\n"
+    "                   case file holds their medians and min-max ranges\n"
+    "  --seed S         seed of the shuffled run order (default: random, printed)\n"
+    "--benchmark_repetitions is refused: it would repeat a case back to back.\n";
 
 // Takes our flags out of argv ("--flag value" or "--flag=value"), leaving the rest.
 Flags parse_flags(int& argc, char** argv) {
@@ -100,9 +115,19 @@ Flags parse_flags(int& argc, char** argv) {
             f.server_dir = take();
         } else if (key == "--pingpong") {
             f.pingpong_bin = take();
+        } else if (key == "--repetitions") {
+            std::string v = take();
+            f.repetitions = std::stoi(v);
+            if (f.repetitions < 1 || f.repetitions > 100)
+                throw std::invalid_argument("--repetitions must be 1-100, not " + v);
+        } else if (key == "--seed") {
+            f.seed = std::stoull(take()) & 0x7fffffffffffffffULL;  // fits a JSON integer
+            f.seed_given = true;
+        } else if (key == "--benchmark_repetitions") {
+            throw std::invalid_argument(
+                "--benchmark_repetitions repeats a case back to back; use --repetitions N, "
+                "which shuffles the repetitions of every case together");
         } else {
-            // Seen, not taken: the progress line needs the repetition count.
-            if (key == "--benchmark_repetitions" && has_value) f.repetitions = std::stoi(value);
             argv[out++] = argv[i];
         }
     }
@@ -195,15 +220,17 @@ struct Progress {
         long t = std::lround(std::max(0.0, s));
         return fmt::format("{}:{:02}", t / 60, t % 60);
     }
-    void begin(const pbb::CaseSpec& spec) {
+    void begin(const pbb::CaseSpec& spec, int repetition, int repetitions) {
         ++done;
         double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
         // Scale the plan by how the run has kept to it so far.
         double pace = planned_done > 5 ? elapsed / planned_done : 1.0;
         double eta = std::max(0.0, planned_total - planned_done) * pace;
-        std::fprintf(stderr, "[%*d/%d] %s  (elapsed %s, eta %s)\n",
+        std::string rep =
+            repetitions > 1 ? fmt::format(" rep {}/{}", repetition, repetitions) : std::string();
+        std::fprintf(stderr, "[%*d/%d] %s%s  (elapsed %s, eta %s)\n",
                      static_cast<int>(std::to_string(total).size()), done, total,
-                     spec.name().c_str(), clock(elapsed).c_str(), clock(eta).c_str());
+                     spec.name().c_str(), rep.c_str(), clock(elapsed).c_str(), clock(eta).c_str());
         std::fflush(stderr);
         planned_done += spec.planned_seconds();
     }
@@ -216,13 +243,14 @@ int main(int argc, char** argv) {
     Flags flags;
     std::vector<pbb::CaseSpec> cases;
     pbb::RunnerOptions options;
+    std::string out_dir;
     try {
         flags = parse_flags(argc, argv);
         cases = pbb::profile_cases(flags.profile, flags.duration);
         options.placement = choose_placement(flags);
         options.server_dir = flags.server_dir;
         options.pingpong_bin = flags.pingpong_bin;
-        options.out_dir = flags.out_dir;
+        out_dir = flags.out_dir;
         // The harness and the load generator it links run on the client CPUs;
         // each server child moves itself to the server CPUs before exec.
         pbb::pin_process(options.placement.client_cpus);
@@ -231,13 +259,34 @@ int main(int argc, char** argv) {
         return 2;
     }
 
+    if (flags.repetitions == 0) flags.repetitions = flags.profile == "quick" ? 1 : 3;
+    if (!flags.seed_given) flags.seed = std::random_device{}();
+    // Every (case, repetition) run, in one shuffled order.
+    struct Run {
+        size_t case_index;
+        int repetition;
+    };
+    std::vector<Run> runs;
+    for (size_t i = 0; i < cases.size(); ++i)
+        for (int r = 0; r < flags.repetitions; ++r) runs.push_back({i, r});
+    std::mt19937_64 rng(flags.seed);
+    std::shuffle(runs.begin(), runs.end(), rng);
+
     static Progress progress;
-    for (const auto& spec : cases) {
+    // Repetitions done so far per case: the case file is rewritten after each,
+    // so an interrupted run still leaves every finished repetition on disk.
+    static std::map<std::string, std::vector<pb::loadgen::Json>> done_docs;
+    static std::map<std::string, std::vector<int>> done_order;
+    static int run_counter = 0;
+    for (const Run& run : runs) {
+        const pbb::CaseSpec spec = cases[run.case_index];
+        const int reps = flags.repetitions;
         benchmark::RegisterBenchmark(
             spec.name().c_str(),
-            [spec, &options](benchmark::State& state) {
+            [spec, reps, &options, &out_dir](benchmark::State& state) {
                 for (auto _ : state) {
-                    progress.begin(spec);
+                    progress.begin(spec, static_cast<int>(done_docs[spec.id()].size()) + 1, reps);
+                    const int order = run_counter++;
                     pbb::Outcome o = pbb::run_case(spec, options);
                     if (!o.ok) {
                         std::fprintf(stderr, "    FAILED: %s\n", o.error.c_str());
@@ -251,6 +300,17 @@ int main(int argc, char** argv) {
                     state.SetIterationTime(o.measured_seconds);
                     for (const auto& [name, value] : o.counters)
                         state.counters[name] = benchmark::Counter(value);
+                    if (!out_dir.empty()) {
+                        done_docs[spec.id()].push_back(std::move(o.document));
+                        done_order[spec.id()].push_back(order);
+                        try {
+                            pbb::write_case_file(out_dir, spec.id(),
+                                                 pbb::aggregate_repetitions(done_docs[spec.id()],
+                                                                            done_order[spec.id()]));
+                        } catch (const std::exception& e) {
+                            std::fprintf(stderr, "    cannot write the case file: %s\n", e.what());
+                        }
+                    }
                 }
             })
             ->Iterations(1)
@@ -268,9 +328,10 @@ int main(int argc, char** argv) {
         progress.planned_total += spec.planned_seconds() * flags.repetitions;
     }
     std::fprintf(stderr,
-                 "patternbench: profile %s, %d case(s), about %s; server on CPU %s, load generator "
-                 "on CPU %s\n",
-                 flags.profile.c_str(), progress.total,
+                 "patternbench: profile %s, %d run(s) (%d repetition(s) per case, shuffled with "
+                 "seed %llu), about %s; server on CPU %s, load generator on CPU %s\n",
+                 flags.profile.c_str(), progress.total, flags.repetitions,
+                 static_cast<unsigned long long>(flags.seed),
                  Progress::clock(progress.planned_total).c_str(),
                  pbb::format_cpu_list(options.placement.server_cpus).c_str(),
                  pbb::format_cpu_list(options.placement.client_cpus).c_str());
@@ -287,7 +348,10 @@ int main(int argc, char** argv) {
             j.set("placement_reason", options.placement.reason);
             j.set("loop_threads", options.placement.loop_threads);
             j.set("worker_threads", options.placement.worker_threads);
-            j.set("cases", progress.total);
+            j.set("cases", progress.total / flags.repetitions);
+            j.set("runs", progress.total);
+            j.set("repetitions", flags.repetitions);
+            j.set("seed", static_cast<int64_t>(flags.seed & 0x7fffffffffffffffULL));
             std::fputs((j.dump() + "\n").c_str(), f);
             std::fclose(f);
         }

@@ -180,6 +180,8 @@ loadgen::Result run_small_writes(const SmallWritesConfig& cfg) {
                 ++stats.requests;
                 stats.bytes_read += reply.size();
             }
+            // The throughput figure counts replies that arrive inside the window.
+            if (done >= measure_start && done < measure_end) ++stats.window_replies;
         }
     } catch (const std::exception& e) {
         reader_error = e.what();
@@ -199,6 +201,13 @@ loadgen::Result run_small_writes(const SmallWritesConfig& cfg) {
     stats.tcp.connections = at_close.connections;
     stats.connects = 1;
     result.duration_s = std::chrono::duration<double>(cfg.duration).count();
+    auto ns = [](Clock::time_point t) {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+    };
+    result.timeline.start = ns(start);
+    result.timeline.measure_start = ns(measure_start);
+    result.timeline.measure_end = ns(measure_end);
+    result.timeline.drain_end = ns(measure_end);
     return result;
 }
 

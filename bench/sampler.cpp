@@ -1,0 +1,64 @@
+#include "sampler.hpp"
+
+#include <signal.h>
+
+#include <algorithm>
+
+namespace pb::bench {
+
+namespace {
+
+int64_t steady_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
+std::chrono::nanoseconds sampler_period(std::chrono::nanoseconds window) {
+    return std::clamp<std::chrono::nanoseconds>(window / 20, std::chrono::milliseconds(20),
+                                                std::chrono::milliseconds(100));
+}
+
+Sampler::Sampler(const Options& options) : options_(options), thread_([this] { run(); }) {}
+
+Sampler::~Sampler() { finish(); }
+
+std::vector<Tick> Sampler::finish() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    return std::move(ticks_);
+}
+
+Tick Sampler::take() {
+    Tick t;
+    t.sent_ns = steady_ns();
+    if (options_.signal_server) ::kill(options_.pid, SIGUSR1);
+    t.cpu = read_cpu_times();
+    t.self_cpu_us = self_cpu_us();
+    t.proc = read_proc(options_.pid);
+    if (options_.segments) t.segments = server_socket_segments(options_.port);
+    t.cost_ns = steady_ns() - t.sent_ns;
+    return t;
+}
+
+void Sampler::run() {
+    ticks_.reserve(512);
+    auto next = std::chrono::steady_clock::now();
+    std::unique_lock lock(mutex_);
+    for (;;) {
+        lock.unlock();
+        ticks_.push_back(take());
+        lock.lock();
+        if (stopping_) return;
+        next += options_.period;
+        cv_.wait_until(lock, next, [this] { return stopping_; });
+    }
+}
+
+}  // namespace pb::bench

@@ -1,0 +1,102 @@
+// What the server cost over the measured window, from readings that cost the
+// load generator nothing (bench/README.md, "How the server is accounted").
+//
+// While a case runs, a sampler thread takes a Tick every few tens of
+// milliseconds: it sends the server SIGUSR1 and reads two small files
+// (/proc/stat, /proc/<pid>/stat). On SIGUSR1 each server appends a
+// ServerSnapshot line of its own to <stats-file>.snapshots: getrusage(RUSAGE_SELF)
+// (every thread, exited ones included, in microseconds) and its per-thread
+// request and accept counters. After the run, account_window() picks the first
+// and last snapshot inside the load generator's window and takes differences.
+// A server that writes no snapshots (the baseline's ping-pong server) is
+// accounted from /proc/<pid>/stat ticks instead (10 ms resolution).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "proc_stats.hpp"
+#include "sock_diag.hpp"
+
+namespace pb::bench {
+
+struct ServerSnapshot {
+    struct Thread {
+        int64_t id = 0;
+        std::string role;
+        double requests = 0;
+        double accepted = 0;
+    };
+    int64_t seq = 0;
+    int64_t t_ns = 0;  // steady clock (CLOCK_MONOTONIC), when the server took it
+    double cpu_us = 0;
+    double vcsw = 0;
+    double ivcsw = 0;
+    double maxrss_kb = 0;
+    double threads_now = 0;
+    double requests = 0;
+    double accepted = 0;
+    std::vector<Thread> per_thread;
+};
+
+// One line per snapshot; a malformed line (cut short by a kill) is skipped.
+std::vector<ServerSnapshot> parse_snapshots(const std::string& text);
+
+// One sampler reading, on the harness side.
+struct Tick {
+    int64_t sent_ns = 0;  // steady clock: SIGUSR1 sent (or, without one, the reading taken)
+    int64_t cost_ns = 0;  // what the whole reading took the harness
+    CpuTimes cpu;         // machine-wide
+    double self_cpu_us = 0;
+    ProcReading proc;  // the server, through /proc (the fallback and the thread count)
+    std::map<uint64_t, SocketSegments> segments;  // the server's sockets (Nagle cases only)
+};
+
+struct ThreadDelta {
+    int64_t id = 0;
+    std::string role;
+    double requests = 0;        // over the window
+    double accepted = 0;        // over the window
+    double accepted_total = 0;  // since the start, at the window's last snapshot
+};
+
+struct Foreign {
+    bool ok = false;
+    double cpu_s = 0;   // CPU time neither the server nor this process used, every CPU
+    double cpus = 0;    // cpu_s over the window: 0.05 is 5% of one CPU
+    double steal_s = 0;
+    double irq_s = 0;
+    bool flag = false;  // cpus above kForeignFlagCpus
+};
+inline constexpr double kForeignFlagCpus = 0.05;
+
+struct WindowAccount {
+    bool ok = false;
+    std::string source = "none";  // "server-snapshot" | "proc-stat" | "none"
+    double seconds = 0;
+    double cpu_us = 0;
+    double vcsw = -1, ivcsw = -1;        // < 0: not known (proc-stat source)
+    double requests = -1, accepted = -1;  // < 0: not known: estimate from the client
+    std::vector<ThreadDelta> per_thread;
+    double snapshot_delay_us[2] = {-1, -1};  // signal sent -> snapshot taken, each edge
+    double harness_cost_us[2] = {-1, -1};    // the reading's cost to the harness, each edge
+    uint64_t threads_max = 0;
+    Foreign foreign;
+    SocketSegments segments;
+};
+
+// The window [begin_ns, end_ns] is the load generator's measured window.
+WindowAccount account_window(int64_t begin_ns, int64_t end_ns, const std::vector<Tick>& ticks,
+                             const std::vector<ServerSnapshot>& snapshots);
+
+// The per-thread values over the roles that do that work (reactor-pool's
+// acceptor counts for accepts, not requests; its loops the other way round).
+// Requests are the window's; accepts are the totals at its end, because
+// keep-alive connections are all accepted during bring-up, before the window,
+// and how they ended up spread over the threads is the finding.
+// Fewer than two values: no fairness figure exists, and the result is empty.
+std::vector<double> fairness_values(const std::vector<ThreadDelta>& threads, bool accepts);
+
+}  // namespace pb::bench
