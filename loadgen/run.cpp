@@ -99,7 +99,7 @@ Result run(const Config& config, const std::atomic<bool>* stop,
             if (!config.cpus.empty()) pin_to(config.cpus[idx % config.cpus.size()]);
             bool counted = false;
             try {
-                workers[idx]->bring_up(bringup_deadline);
+                workers[idx]->bring_up(bringup_deadline, stop);
                 connected.count_down();
                 counted = true;
                 go.wait();

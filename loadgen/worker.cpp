@@ -90,16 +90,19 @@ Worker::~Worker() = default;
 
 // ---- the loop -----------------------------------------------------------------
 
-void Worker::bring_up(int64_t deadline) {
+void Worker::bring_up(int64_t deadline, const std::atomic<bool>* stop) {
     if (config_.connect_per_request) {
         for (Conn& c : conns_) c.up = true;
         return;
     }
     bringing_up_ = true;
     int64_t now = now_ns();
-    next_housekeeping_ = deadline;  // poll_once sleeps until then at most
     for (Conn& c : conns_) open(c, now);
-    while (bringup_pending() && (now = now_ns()) < deadline) poll_once(now);
+    auto stopped = [stop] { return stop && stop->load(std::memory_order_relaxed); };
+    while (bringup_pending() && (now = now_ns()) < deadline && !stopped()) {
+        next_housekeeping_ = std::min(deadline, now + kHousekeepingNs);  // poll_once's bound
+        poll_once(now);
+    }
     for (Conn& c : conns_)
         if (!c.up) abandon_bringup(c);
     bringing_up_ = false;

@@ -40,7 +40,8 @@ public:
     // run(); those not up by the deadline are closed and stay out of the run
     // (not counted as errors; real failures on the way are). With
     // --connect-per-request every connection counts as up and nothing is opened.
-    void bring_up(int64_t deadline);
+    // `stop` (may be null): once true, the barrier gives up as at the deadline.
+    void bring_up(int64_t deadline, const std::atomic<bool>* stop);
     int up_connections() const;
     int connection_count() const { return static_cast<int>(conns_.size()); }
     // Open loop: the plan is spread over the connections that came up, all
