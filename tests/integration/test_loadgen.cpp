@@ -390,6 +390,28 @@ TEST_CASE("a stop flag ends the window early and the record covers what ran", "[
     CHECK(lg::format_summary(r).find("stopped after") != std::string::npos);
 }
 
+TEST_CASE("a stop flag also ends the start barrier", "[loadgen]") {
+    // A listener that never accepts: handshakes complete, no reply ever comes.
+    pb::UniqueFd listener = pb::listen_tcp({"127.0.0.1", 0, 16, false, false});
+    uint16_t port = pb::local_port(listener.get());
+    std::atomic<bool> stop{false};
+    auto pending = std::async(std::launch::async, [&] {
+        auto config = lg::parse_args({"127.0.0.1:" + std::to_string(port), "-c", "2", "-d", "10s",
+                                      "--bringup-timeout", "20s"});
+        return lg::run(config, &stop);
+    });
+    std::this_thread::sleep_for(200ms);
+    stop = true;
+    REQUIRE(pending.wait_for(2s) == std::future_status::ready);
+    auto r = pending.get();
+    INFO(describe(r));
+    REQUIRE(r.bringup.has_value());
+    CHECK(r.bringup->up == 0);
+    CHECK(r.bringup->seconds < 1.0);
+    CHECK(r.stats.errors.total() == 0);
+    CHECK(r.stats.requests == 0);
+}
+
 TEST_CASE("refused connections are counted, not fatal", "[loadgen]") {
     // A port that was just free: bind, note it, close.
     uint16_t port;
