@@ -1,5 +1,6 @@
 #include "proc_stats.hpp"
 
+#include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -63,6 +64,20 @@ CpuTimes read_cpu_times() {
     t.steal_us = static_cast<double>(v[7]) * tick;
     t.ok = true;
     return t;
+}
+
+double self_runqueue_wait_us() {
+    DIR* dir = ::opendir("/proc/self/task");
+    if (!dir) return 0;
+    double total_ns = 0;
+    while (dirent* e = ::readdir(dir)) {
+        if (e->d_name[0] == '.') continue;
+        std::istringstream in(slurp(std::string("/proc/self/task/") + e->d_name + "/schedstat"));
+        uint64_t on_cpu = 0, waiting = 0;
+        if (in >> on_cpu >> waiting) total_ns += static_cast<double>(waiting);
+    }
+    ::closedir(dir);
+    return total_ns / 1e3;
 }
 
 double self_cpu_us() {

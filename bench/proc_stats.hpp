@@ -33,6 +33,12 @@ CpuTimes read_cpu_times();
 // generator it links), microseconds.
 double self_cpu_us();
 
+// How long the threads of the calling process have waited on a run queue,
+// runnable but not running (/proc/self/task/*/schedstat, second field), in
+// microseconds: the time this process (the load generator) was preempted.
+// A handful of small files: the harness has three or four threads.
+double self_runqueue_wait_us();
+
 // Microseconds per clock tick of /proc/*/stat.
 double tick_us();
 

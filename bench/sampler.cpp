@@ -41,6 +41,7 @@ Tick Sampler::take() {
     if (options_.signal_server) ::kill(options_.pid, SIGUSR1);
     t.cpu = read_cpu_times();
     t.self_cpu_us = self_cpu_us();
+    t.self_wait_us = self_runqueue_wait_us();
     t.proc = read_proc(options_.pid);
     if (options_.segments) t.segments = server_socket_segments(options_.port);
     t.cost_ns = steady_ns() - t.sent_ns;

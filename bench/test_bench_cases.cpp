@@ -68,27 +68,29 @@ TEST_CASE("sampling a 1000-thread server does not stall the generator", "[bench_
     spec.warmup = 300ms;
     spec.duration = 1s;
     // A machine shared with other work can still preempt the generator for a
-    // scheduler slice or two: a stall that the foreign-load figure explains is
-    // retried, up to 3 times, and tolerated up to 20 ms (the old sampler's
-    // stall, 50-60 ms, is not).
-    double lateness_max = 0, foreign = 0;
+    // scheduler slice or two. A stall is explained when the generator's threads
+    // waited on a run queue at least that long in the window (they were
+    // runnable, and something else had the CPU): then the attempt is retried,
+    // up to 3 times, and tolerated up to 20 ms. The old sampler's stall
+    // (50-60 ms) is never tolerated.
+    double lateness_max = 0, wait_ms = 0;
     for (int attempt = 0; attempt < 3; ++attempt) {
         pbb::Outcome o = pbb::run_case(spec, opts);
         REQUIRE(o.ok);
         const Json& doc = o.document;
         lateness_max = doc.at("loadgen").at("open_loop").at("lateness_us").at("max").as_double();
-        foreign = doc.at("measurement").at("foreign").at("cpus").as_double();
+        const Json& foreign = doc.at("measurement").at("foreign");
+        wait_ms = foreign.at("generator_wait_s").as_double() * 1e3;
         CHECK(doc.at("server").at("window").at("source").as_string() == "server-snapshot");
         CHECK(doc.at("server").at("peak_threads").as_double() >= 1000);
-        WARN("attempt " << attempt << ": lateness max " << lateness_max << " us, foreign load "
-                        << foreign << " CPUs");
-        if (lateness_max < 2000 || foreign < pbb::kForeignFlagCpus) break;
+        WARN("attempt " << attempt << ": lateness max " << lateness_max / 1e3
+                        << " ms, generator run-queue wait " << wait_ms << " ms, foreign load "
+                        << foreign.at("cpus").as_double() << " CPUs");
+        if (lateness_max < 2000) break;
     }
-    INFO("foreign load " << foreign << " CPUs");
-    if (foreign < pbb::kForeignFlagCpus)
-        CHECK(lateness_max < 2000);
-    else
-        CHECK(lateness_max < 20000);
+    const bool explained = wait_ms >= lateness_max / 1e3 - 1.0;
+    INFO("generator run-queue wait " << wait_ms << " ms");
+    CHECK(lateness_max < (explained ? 20000 : 2000));
 }
 
 // The kernel completes a handshake before accept(): without a start barrier the

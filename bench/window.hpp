@@ -50,6 +50,7 @@ struct Tick {
     int64_t cost_ns = 0;  // what the whole reading took the harness
     CpuTimes cpu;         // machine-wide
     double self_cpu_us = 0;
+    double self_wait_us = 0;  // run-queue wait of this process's threads so far
     ProcReading proc;  // the server, through /proc (the fallback and the thread count)
     std::map<uint64_t, SocketSegments> segments;  // the server's sockets (Nagle cases only)
 };
@@ -68,7 +69,12 @@ struct Foreign {
     double cpus = 0;    // cpu_s over the window: 0.05 is 5% of one CPU
     double steal_s = 0;
     double irq_s = 0;
-    bool flag = false;  // cpus above kForeignFlagCpus
+    // How long this process's threads (the load generator among them) sat on a
+    // run queue, runnable but not running: the stalls other work imposed on
+    // the generator, however short (a 4 ms preemption is 0.4% of a CPU over a
+    // second, far under the flag, and still a 4 ms send-lateness spike).
+    double generator_wait_s = 0;
+    bool flag = false;  // cpus (or steal) above kForeignFlagCpus
 };
 inline constexpr double kForeignFlagCpus = 0.05;
 
