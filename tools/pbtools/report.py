@@ -1226,7 +1226,10 @@ class Report:
             return "\n".join(out)
         out.append(f"CPU time used during the window by work other than the server, the generator and the "
                    f"harness, above 5% of one CPU; these cases are marked {MARK_FOREIGN} in the tables and "
-                   "their numbers carry that noise:\n")
+                   "their numbers carry that noise. Machine-wide busy time (/proc/stat, 10 ms ticks) minus "
+                   "the server's and the harness's own; *generator wait* is how long the generator's "
+                   "threads sat on a run queue in the window, the direct measure of a preempted "
+                   "generator:\n")
         rows = []
         for c in bad:
             f = c.foreign() or {}
@@ -1238,8 +1241,13 @@ class Report:
             steals = [x for x in steals if x is not None]
             steal = (u.ranged(lambda x: f"{u.plain(x)} s", sorted(steals)[len(steals) // 2], min(steals),
                               max(steals), len(steals)) if steals else u.DASH)
-            rows.append([c.id, cpus, steal, f"{flagged} of {len(ms)}" if ms else u.DASH, f.get("note") or ""])
-        out.append(table(["case", "foreign CPUs", "steal", "repetitions flagged", "note"], rows, "lrrrl"))
+            waits = [num(dig(m, "foreign", "generator_wait_s")) for m in ms]
+            waits = sorted(x * 1e3 for x in waits if x is not None)
+            wait = (u.ranged(lambda x: f"{x:.1f} ms", waits[len(waits) // 2], waits[0], waits[-1],
+                             len(waits)) if waits else u.DASH)
+            rows.append([c.id, cpus, steal, wait, f"{flagged} of {len(ms)}" if ms else u.DASH])
+        out.append(table(["case", "foreign CPUs", "steal", "generator wait", "repetitions flagged"],
+                         rows, "lrrrr"))
         return "\n".join(out)
 
     def machine_section(self) -> str:
