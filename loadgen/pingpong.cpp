@@ -7,6 +7,7 @@
 //   pingpong server [--port P]       prints "listening 127.0.0.1:P", serves until SIGTERM
 //   pingpong client HOST:PORT [-d 2s] [--response-size N] [--warmup 500ms]
 //                                    prints "requests N rps R p50_us X p99_us Y max_us Z"
+//                                    (microseconds with 3 decimals: ns resolution)
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -145,17 +146,15 @@ int client_main(const std::vector<std::string>& args) {
                                       response_size) != response_size)
             throw std::runtime_error("bad reply");
         if (t0 >= measure_start)
-            latency.record(
-                (std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count() + 500) /
-                1000);
+            latency.record(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
     }
     double seconds = std::chrono::duration<double>(duration).count();
-    std::printf("requests %lld rps %.1f p50_us %lld p99_us %lld max_us %lld\n",
+    std::printf("requests %lld rps %.1f p50_us %.3f p99_us %.3f max_us %.3f\n",
                 static_cast<long long>(latency.count()),
                 static_cast<double>(latency.count()) / seconds,
-                static_cast<long long>(latency.value_at_percentile(50)),
-                static_cast<long long>(latency.value_at_percentile(99)),
-                static_cast<long long>(latency.max()));
+                pb::loadgen::ns_to_us(latency.value_at_percentile(50)),
+                pb::loadgen::ns_to_us(latency.value_at_percentile(99)),
+                pb::loadgen::ns_to_us(latency.max()));
     return 0;
 }
 

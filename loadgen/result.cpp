@@ -16,6 +16,7 @@ namespace pb::loadgen {
 namespace {
 
 constexpr int64_t kStallThresholdUs = 30'000;
+constexpr int64_t kStallThresholdNs = kStallThresholdUs * kNsPerUs;
 
 struct Percentile {
     const char* key;
@@ -147,6 +148,7 @@ Config config_from_json(const Json& j) {
     return c;
 }
 
+// Every reported time is in microseconds; nanosecond values give them 3 decimals.
 std::string format_us(double us) {
     if (us < 1000.0) return fmt::format("{:.2f}us", us);
     if (us < 1'000'000.0) return fmt::format("{:.2f}ms", us / 1e3);
@@ -166,13 +168,14 @@ void summary_block(std::string& out, const char* title, const Histogram& h) {
     out += fmt::format("    {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n", "mean",
                        "stdev", "p50", "p90", "p99", "p99.9", "p99.99", "max");
     out += fmt::format("    {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n",
-                       format_us(h.mean()), format_us(h.stdev()),
-                       format_us(static_cast<double>(h.value_at_percentile(50))),
-                       format_us(static_cast<double>(h.value_at_percentile(90))),
-                       format_us(static_cast<double>(h.value_at_percentile(99))),
-                       format_us(static_cast<double>(h.value_at_percentile(99.9))),
-                       format_us(static_cast<double>(h.value_at_percentile(99.99))),
-                       format_us(static_cast<double>(h.max())));
+                       format_us(h.mean() / static_cast<double>(kNsPerUs)),
+                       format_us(h.stdev() / static_cast<double>(kNsPerUs)),
+                       format_us(ns_to_us(h.value_at_percentile(50))),
+                       format_us(ns_to_us(h.value_at_percentile(90))),
+                       format_us(ns_to_us(h.value_at_percentile(99))),
+                       format_us(ns_to_us(h.value_at_percentile(99.9))),
+                       format_us(ns_to_us(h.value_at_percentile(99.99))),
+                       format_us(ns_to_us(h.max())));
 }
 
 }  // namespace
@@ -224,13 +227,13 @@ Verdict Result::verdict() const {
                                        "(bound: over {:.0f}%)",
                                        100.0 * stats.max_thread_busy, 100.0 * kGeneratorBoundBusy));
     if (open_loop()) {
-        int64_t bound_us =
-            std::chrono::duration_cast<std::chrono::microseconds>(config.max_lateness).count();
+        int64_t bound_ns =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(config.max_lateness).count();
         int64_t p99 = stats.lateness.value_at_percentile(99.0);
-        if (!stats.lateness.empty() && p99 > bound_us)
+        if (!stats.lateness.empty() && p99 > bound_ns)
             found.emplace_back(VerdictKind::kGeneratorLate,
                                fmt::format("p99 send lateness {} over the {} bound",
-                                           format_us(static_cast<double>(p99)),
+                                           format_us(ns_to_us(p99)),
                                            format_duration(config.max_lateness)));
         double achieved = achieved_rps();
         if (achieved < 0.99 * target_rps)
@@ -258,13 +261,13 @@ bool Result::could_not_keep_up(std::string* reason) const {
 Json histogram_json(const Histogram& h) {
     Json j = Json::object();
     j.set("count", h.count());
-    j.set("min", h.min());
-    for (const auto& p : kPercentiles) j.set(p.key, h.value_at_percentile(p.value));
-    j.set("max", h.max());
-    j.set("mean", h.mean());
-    j.set("stdev", h.stdev());
+    j.set("min", ns_to_us(h.min()));
+    for (const auto& p : kPercentiles) j.set(p.key, ns_to_us(h.value_at_percentile(p.value)));
+    j.set("max", ns_to_us(h.max()));
+    j.set("mean", h.mean() / static_cast<double>(kNsPerUs));
+    j.set("stdev", h.stdev() / static_cast<double>(kNsPerUs));
     Json hist = Json::object();
-    hist.set("unit", "us");
+    hist.set("unit", Histogram::kUnit);
     hist.set("lowest", Histogram::kLowest);
     hist.set("highest", Histogram::kHighest);
     hist.set("significant_digits", Histogram::kSignificantDigits);
@@ -282,16 +285,49 @@ Histogram histogram_from_json(const Json& j) {
     Histogram h;
     if (j.is_null()) return h;
     const Json& hist = j.at("histogram");
-    if (hist.at("unit").as_string() != "us" ||
-        hist.at("significant_digits").as_int() != Histogram::kSignificantDigits)
-        throw std::runtime_error("json: histogram in another unit or precision");
+    const std::string& unit = hist.at("unit").as_string();
+    int64_t scale = 0;  // nanoseconds per unit of the buckets
+    if (unit == "ns")
+        scale = 1;
+    else if (unit == "us")
+        scale = kNsPerUs;
+    if (scale == 0 || hist.at("significant_digits").as_int() != Histogram::kSignificantDigits)
+        throw std::runtime_error(
+            fmt::format("json: histogram in unit \"{}\" or another precision", unit));
+    // min and max are microseconds, with 3 decimals since schema 3: exact in a
+    // double up to kHighest, so rounding gets the nanoseconds back.
+    auto to_ns = [](const Json& us) {
+        return static_cast<int64_t>(std::llround(us.as_double() * static_cast<double>(kNsPerUs)));
+    };
+    const int64_t min_ns = to_ns(j.at("min"));
+    const int64_t max_ns = to_ns(j.at("max"));
+    bool min_placed = false;
+    bool max_placed = false;
     for (const Json& b : hist.at("buckets").as_array()) {
         const auto& pair = b.as_array();
         if (pair.size() != 2)
             throw std::runtime_error("json: histogram bucket is not [value, count]");
-        h.record(pair[0].as_int(), pair[1].as_int());
+        int64_t value = pair[0].as_int();
+        int64_t count = pair[1].as_int();
+        if (scale != 1) {
+            // A microsecond step (schema 1 and 2) is wider than the nanosecond
+            // steps it covers: its values go to its floor, value * 1000 ns, except
+            // the record's min and max, which are known exactly and keep their own
+            // step. Counts carry over one for one, so records merge exactly.
+            if (!min_placed && count > 0 && Histogram::lowest_equivalent(min_ns / scale) == value) {
+                h.record(min_ns);
+                --count;
+                min_placed = true;
+            }
+            if (!max_placed && count > 0 && Histogram::lowest_equivalent(max_ns / scale) == value) {
+                h.record(max_ns);
+                --count;
+                max_placed = true;
+            }
+        }
+        h.record(value * scale, count);
     }
-    h.restore_extremes(j.at("min").as_int(), j.at("max").as_int(), hist.at("saturated").as_int());
+    h.restore_extremes(min_ns, max_ns, hist.at("saturated").as_int());
     return h;
 }
 
@@ -370,7 +406,7 @@ Json to_json_value(const Result& r) {
     // The Nagle experiments count the exchanges that met a delayed ACK (~40 ms).
     Json stalls = Json::object();
     stalls.set("threshold_us", kStallThresholdUs);
-    stalls.set("count", s.latency.count_at_or_above(kStallThresholdUs));
+    stalls.set("count", s.latency.count_at_or_above(kStallThresholdNs));
     j.set("stalls", std::move(stalls));
     j.set("latency_us", histogram_json(s.latency));
     j.set("uncorrected_latency_us", histogram_json(s.uncorrected_latency));
@@ -531,8 +567,8 @@ std::string format_summary(const Result& r) {
     if (!s.recv_delay.empty())
         out += fmt::format(
             "  Generator receive delay (kernel receive stamp to read): p50 {}, p99 {}\n",
-            format_us(static_cast<double>(s.recv_delay.value_at_percentile(50))),
-            format_us(static_cast<double>(s.recv_delay.value_at_percentile(99))));
+            format_us(ns_to_us(s.recv_delay.value_at_percentile(50))),
+            format_us(ns_to_us(s.recv_delay.value_at_percentile(99))));
     if (c.spectrum && !s.latency.empty()) {
         // HdrHistogram's percentile distribution: 5 ticks per halving of the
         // distance to 100%, down to what the sample count can resolve.
@@ -546,17 +582,19 @@ std::string format_summary(const Result& r) {
             if (1.0 / remaining > total) break;
             double pct = 100.0 * (1.0 - remaining);
             int64_t v = h.value_at_percentile(pct);
-            out += fmt::format("    {:>12} {:>14.6f} {:>12} {:>14.2f}\n", v, pct / 100.0,
-                               h.count() - h.count_at_or_above(v + 1), 1.0 / remaining);
+            out += fmt::format("    {:>12.3f} {:>14.6f} {:>12} {:>14.2f}\n", ns_to_us(v),
+                               pct / 100.0, h.count() - h.count_at_or_above(v + 1),
+                               1.0 / remaining);
         }
-        out += fmt::format("    {:>12} {:>14.6f} {:>12} {:>14}\n", h.max(), 1.0, h.count(), "inf");
+        out += fmt::format("    {:>12.3f} {:>14.6f} {:>12} {:>14}\n", ns_to_us(h.max()), 1.0,
+                           h.count(), "inf");
     }
     if (!s.latency.empty()) {
         out += "  Latency distribution\n";
         for (const auto& p : kPercentiles)
             out +=
                 fmt::format("    {:>8}  {}\n", p.key,
-                            format_us(static_cast<double>(s.latency.value_at_percentile(p.value))));
+                            format_us(ns_to_us(s.latency.value_at_percentile(p.value))));
     }
     if (r.bringup)
         out += fmt::format("  Start barrier: {} of {} connections up in {:.3f}s{}\n", r.bringup->up,
@@ -597,7 +635,7 @@ std::string format_summary(const Result& r) {
                 "!!! --pipeline cap) held the rate back\n";
     } else if (r.open_loop()) {
         out += fmt::format("Send lateness p99 {} (bound {}), {} planned requests left unsent\n",
-                           format_us(static_cast<double>(s.lateness.value_at_percentile(99))),
+                           format_us(ns_to_us(s.lateness.value_at_percentile(99))),
                            format_duration(c.max_lateness), s.unsent);
     }
     if (r.open_loop() && s.unsent > 0)

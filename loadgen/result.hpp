@@ -15,8 +15,10 @@
 namespace pb::loadgen {
 
 inline constexpr const char* kSchemaName = "patternbench-loadgen";
-inline constexpr int kSchemaVersion = 2;
-inline constexpr int kOldestSchemaVersion = 1;  // from_json reads 1 and 2
+// Version 3: histogram buckets in nanoseconds ("unit": "ns"); the *_us values
+// are fractional microseconds. Versions 1 and 2 have whole-microsecond buckets.
+inline constexpr int kSchemaVersion = 3;
+inline constexpr int kOldestSchemaVersion = 1;  // from_json reads 1, 2 and 3
 
 struct HostInfo {
     std::string hostname;
@@ -93,8 +95,10 @@ struct Result {
 
 Json to_json_value(const Result& result);
 std::string to_json(const Result& result);
-// Reads schema versions 1 and 2 (a version-1 record has no bringup and no
-// receive delay). Throws std::runtime_error on malformed input or another version.
+// Reads schema versions 1, 2 and 3 (a version-1 record has no bringup and no
+// receive delay; versions 1 and 2 hold microsecond buckets, read into the
+// nanosecond histograms as value * 1000). Throws std::runtime_error on malformed
+// input or another version.
 Result from_json(const std::string& text);
 
 // Runs that ran at the same time (several generator processes or hosts against
@@ -105,7 +109,10 @@ Result merge(const std::vector<Result>& results);
 // The wrk-like human summary.
 std::string format_summary(const Result& result);
 
-// Latency object {count, min, p50 ... p99.999, max, mean, stdev, histogram}.
+// Latency object {count, min, p50 ... p99.999, max, mean, stdev, histogram}: the
+// summary values in (fractional) microseconds, the histogram object's buckets in
+// its "unit" ("ns" when written; "us" in records of schema 1 and 2, which reads
+// as value * 1000 ns).
 Json histogram_json(const Histogram& h);
 Histogram histogram_from_json(const Json& j);
 

@@ -42,12 +42,13 @@ struct TcpCounters {
 };
 
 struct RunStats {
-    // Latency of each measured request, microseconds. In a closed loop the two
-    // are the same: with no plan there is no intended send time to correct to.
+    // Every histogram holds nanoseconds. Latency of each measured request: in a
+    // closed loop the two are the same, with no plan there is no intended send
+    // time to correct to.
     Histogram latency;              // from the intended send time; open loop: + unsent
     Histogram uncorrected_latency;  // from the moment the request was written
     Histogram fast_latency;         // corrected, only the non-slow requests (--slow-fraction)
-    Histogram lateness;             // open loop: how late the generator sent, us
+    Histogram lateness;             // open loop: how late the generator sent
     Histogram connect_latency;      // --connect-per-request: connect() to established
     Histogram first_byte_latency;   // --connect-per-request: connect() to the first reply byte
     // Per measured reply: user-space read time minus the kernel receive timestamp

@@ -28,10 +28,6 @@ constexpr int64_t kMaxBackoffNs = 200 * kMs;
 // One read takes up to this much; replies are verified in place, never copied.
 constexpr size_t kReadBufferBytes = 256 * 1024;
 
-int64_t to_us(int64_t ns) {
-    return (ns + 500) / 1000;
-}
-
 int64_t thread_cpu_ns() {
     timespec ts{};
     ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -329,7 +325,7 @@ void Worker::on_connected(Conn& c, int64_t now) {
     }
     if (config_.connect_per_request) {
         if (c.count > 0) {
-            if (c.front().measured) stats_.connect_latency.record(to_us(now - c.connect_start));
+            if (c.front().measured) stats_.connect_latency.record(now - c.connect_start);
             write_request(c, c.front());
         }
     } else if (running_) {
@@ -442,7 +438,7 @@ void Worker::on_readable(Conn& c) {
             if (config_.connect_per_request && !c.first_byte_seen) {
                 c.first_byte_seen = true;
                 if (c.count > 0 && c.front().measured)
-                    stats_.first_byte_latency.record(to_us(now - c.connect_start));
+                    stats_.first_byte_latency.record(now - c.connect_start);
             }
             parse(c, read_buf_.data(), static_cast<size_t>(n), now, recv_delay);
             if (c.state != State::kOpen) break;
@@ -527,10 +523,10 @@ void Worker::complete(Conn& c, int64_t now, int64_t recv_delay_ns) {
         // The corrected latency starts at the intended send time: a request the
         // plan wanted sent while the server (or this connection) was stuck has
         // been waiting since then, just like a real user's would.
-        int64_t latency = to_us(now - f.intended);
+        int64_t latency = now - f.intended;
         stats_.latency.record(latency);
-        stats_.uncorrected_latency.record(to_us(now - f.sent));
-        if (recv_delay_ns >= 0) stats_.recv_delay.record(to_us(recv_delay_ns));
+        stats_.uncorrected_latency.record(now - f.sent);
+        if (recv_delay_ns >= 0) stats_.recv_delay.record(recv_delay_ns);
         if (config_.slow_fraction > 0.0) {
             if (f.slow)
                 stats_.slow_requests++;
@@ -592,7 +588,7 @@ void Worker::start_request(Conn& c, int64_t intended, int64_t now) {
         // The generator's own delay: from when the send was both due and possible
         // (the connection had room) to when it happened.
         if (config_.open_loop())
-            stats_.lateness.record(to_us(now - std::max(intended, c.ready_since)));
+            stats_.lateness.record(now - std::max(intended, c.ready_since));
     }
     c.push(f);
     ++in_flight_;

@@ -44,7 +44,7 @@ void Worker::record_unsent(Conn& c, int64_t drain_end) {
         int64_t due = due_of(c);
         if (due >= tl_.measure_start) {
             stats_.unsent++;
-            stats_.latency.record((drain_end - due + 500) / 1000);
+            stats_.latency.record(drain_end - due);
         }
         advance_plan(c);
     }
