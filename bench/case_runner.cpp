@@ -67,14 +67,6 @@ std::string utc_now() {
     return buf;
 }
 
-int64_t count_at_or_above(const lg::Histogram& h, int64_t threshold) {
-    int64_t n = 0;
-    h.for_each_bucket([&](int64_t value, int64_t count) {
-        if (value >= threshold) n += count;
-    });
-    return n;
-}
-
 // A scratch directory for the server's stats and snapshot files, removed with it.
 struct ScratchDir {
     std::string path, stats, snapshots;
@@ -243,9 +235,9 @@ Counters counters(const CaseSpec& spec, const Measured& m, const Accounted& a) {
     const double rps = m.result.throughput_rps();
     const double requests = static_cast<double>(st.requests);
     put("rps", rps);
-    put("p50_us", static_cast<double>(st.latency.value_at_percentile(50)));
-    put("p99_us", static_cast<double>(st.latency.value_at_percentile(99)));
-    put("p999_us", static_cast<double>(st.latency.value_at_percentile(99.9)));
+    put("p50_us", lg::ns_to_us(st.latency.value_at_percentile(50)));
+    put("p99_us", lg::ns_to_us(st.latency.value_at_percentile(99)));
+    put("p999_us", lg::ns_to_us(st.latency.value_at_percentile(99.9)));
     put("errors", static_cast<double>(st.errors.total()));
 
     // Server costs per request: the window's figures over the requests the
@@ -274,7 +266,9 @@ Counters counters(const CaseSpec& spec, const Measured& m, const Accounted& a) {
     if (w.foreign.ok) put("foreign_cpu", w.foreign.cpus);
 
     if (is_nagle(spec)) {
-        int64_t stalls = count_at_or_above(st.latency, kStallUs);
+        // kStallUs is microseconds, the histogram nanoseconds; the same rule as
+        // the loadgen record's stalls.count.
+        int64_t stalls = st.latency.count_at_or_above(int64_t{kStallUs} * lg::kNsPerUs);
         put("stalls", static_cast<double>(stalls));
         put("stall_fraction", requests > 0 ? static_cast<double>(stalls) / requests : kNaN);
         put("segs_out_per_req",

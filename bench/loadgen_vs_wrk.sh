@@ -120,7 +120,7 @@ CPU_RATIO=$(median $CPU_RATIOS)
 echo "== latency floor: -c1 frame, 13-byte replies, against the blocking ping-pong server, -d$DURATION"
 RATIOS=""
 for i in $(seq 1 "$ROUNDS"); do
-    PP=$($ON_CLIENT "$PINGPONG" client "127.0.0.1:$PP_PORT" -d "$DURATION" | sed -n 's/.*p50_us \([0-9]*\).*/\1/p')
+    PP=$($ON_CLIENT "$PINGPONG" client "127.0.0.1:$PP_PORT" -d "$DURATION" | sed -n 's/.*p50_us \([0-9.]*\).*/\1/p')
     $ON_CLIENT "$LOADGEN" "127.0.0.1:$PP_PORT" -c1 -d"$DURATION" --warmup 500ms -q --json "$TMP/lg1.json"
     LG=$(json_field "$TMP/lg1.json" "d['latency_us']['p50']")
     R=$(awk -v a="$LG" -v b="$PP" 'BEGIN {printf "%.3f", a / b}')

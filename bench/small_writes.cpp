@@ -173,10 +173,10 @@ loadgen::Result run_small_writes(const SmallWritesConfig& cfg) {
                                       cfg.reply_len) != cfg.reply_len)
                 throw std::runtime_error(fmt::format("reply {} failed verification", req.id));
             if (req.measured) {
-                int64_t us =
-                    std::chrono::duration_cast<std::chrono::microseconds>(done - req.sent).count();
-                stats.latency.record(us);
-                stats.uncorrected_latency.record(us);
+                int64_t ns =
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(done - req.sent).count();
+                stats.latency.record(ns);
+                stats.uncorrected_latency.record(ns);
                 ++stats.requests;
                 stats.bytes_read += reply.size();
             }
