@@ -447,9 +447,9 @@ TEST_CASE("open loop: a server frozen for 1 s shows in the corrected p99",
     CHECK(r.stats.errors.total() == 0);
     CHECK(r.stats.requests >= 2900);
     // Every request the plan wanted sent during the freeze waited for it.
-    CHECK(r.stats.latency.value_at_percentile(99) >= 900'000);
+    CHECK(r.stats.latency.value_at_percentile(99) >= 900'000 * lg::kNsPerUs);
     // Measured from the actual write, the freeze is a few slow requests only.
-    CHECK(r.stats.uncorrected_latency.value_at_percentile(90) < 100'000);
+    CHECK(r.stats.uncorrected_latency.value_at_percentile(90) < 100'000 * lg::kNsPerUs);
     pbtest::stop_cleanly(server);
 }
 
@@ -476,9 +476,9 @@ TEST_CASE("a server sleeping 1000 us per request gives p50 of 1000-1300 us",
                          {"-c", "1", "-d", "1s", "--warmup", "200ms", "--sleep-us", "1000"});
     INFO(describe(r));
     CHECK(r.stats.errors.total() == 0);
-    int64_t p50 = r.stats.latency.value_at_percentile(50);
-    CHECK(p50 >= 1000);
-    CHECK(p50 <= 1300);
+    double p50_us = lg::ns_to_us(r.stats.latency.value_at_percentile(50));
+    CHECK(p50_us >= 1000);
+    CHECK(p50_us <= 1300);
     pbtest::stop_cleanly(server);
 }
 
@@ -566,7 +566,9 @@ TEST_CASE("the JSON record round-trips and merges exactly", "[integration][loadg
 
     auto j = lg::to_json_value(m);
     CHECK(j.at("schema").as_string() == "patternbench-loadgen");
-    CHECK(j.at("schema_version").as_int() == 2);
+    CHECK(j.at("schema_version").as_int() == 3);
+    CHECK(j.at("latency_us").at("histogram").at("unit").as_string() == "ns");
+    CHECK(j.at("latency_us").at("p99").as_double() == lg::ns_to_us(both.value_at_percentile(99)));
     for (const char* key :
          {"p50", "p90", "p99", "p99.9", "p99.99", "p99.999", "max", "mean", "stdev"}) {
         CHECK(j.at("latency_us").find(key));
@@ -667,7 +669,7 @@ TEST_CASE("start barrier: the window starts after the acceptor reached every con
     CHECK(r.bringup->up == 4);
     CHECK(r.bringup->seconds >= 0.55);
     CHECK(r.stats.errors.total() == 0);
-    CHECK(r.stats.latency.max() < 300'000);
+    CHECK(r.stats.latency.max() < 300'000 * lg::kNsPerUs);
     CHECK(r.stats.tcp.connections == 4);
 }
 
@@ -733,7 +735,7 @@ TEST_CASE("open loop: planned requests never sent are in the corrected histogram
     CHECK(s.sent + s.unsent <= 1504);
     // The unsent waited from their intended time (0.0-0.5 s before the window's
     // end) until the drain ended (after the server resumed, 0.5 s past the end).
-    CHECK(s.latency.max() >= 400'000);
+    CHECK(s.latency.max() >= 400'000 * lg::kNsPerUs);
     auto j = lg::to_json_value(r);
     CHECK(j.at("open_loop").at("unsent_recorded").as_bool());
     CHECK(j.at("open_loop").at("unsent").as_int() == static_cast<int64_t>(s.unsent));
