@@ -770,12 +770,15 @@ TEST_CASE("--busy-poll runs clean and its spinning is not counted as busy",
     CHECK(closed.config.busy_poll);
     CHECK(closed.stats.errors.total() == 0);
     CHECK(closed.stats.requests > 100);
-    // A spinning thread burns its whole CPU; what counts is the work between polls.
-    CHECK(closed.stats.generator_cpu_seconds > 0.2);
     auto open = run_loadgen(server.port(), {"-c", "2", "-d", "400ms", "-R", "1000", "--busy-poll"});
     INFO(describe(open));
     CHECK(open.stats.errors.total() == 0);
     CHECK(open.achieved_rps() == Approx(1000).epsilon(0.05));
+    // It spins: 400 requests cost a sleeping generator about 4 ms of CPU, a
+    // spinning one most of the window (at least a third of it even when two other
+    // processes share its CPU)...
+    CHECK(open.stats.generator_cpu_seconds > 0.05);
+    // ...and the spinning is not counted as busy.
     CHECK_FALSE(open.generator_bound());
     CHECK(lg::to_json_value(open).at("config").at("busy_poll").as_bool());
     pbtest::stop_cleanly(server);
