@@ -12,6 +12,7 @@
 #include <climits>
 #include <thread>
 
+#include "accepted_socket.hpp"
 #include "buffer.hpp"
 #include "request.hpp"
 #include "socket.hpp"
@@ -242,7 +243,7 @@ void DrainSignal::raise() {
 
 void serve_blocking(int fd, const ServerOptions& options, const DrainSignal& drain,
                     ThreadStats& stats) {
-    if (options.nodelay) set_nodelay(fd, true);
+    if (!prepare_accepted(fd, options, stats)) return;  // counted; the caller closes fd
     BlockingConnection(fd, options, drain, stats).serve();
     ++stats.connections_closed;
 }

@@ -42,7 +42,9 @@ private:
 // or `drain` is raised while no request is in progress. A request that is
 // arriving when `drain` is raised gets to complete and is answered, with
 // keep-alive off. The caller keeps ownership of `fd` and closes it afterwards.
-// Counts bytes, requests, closes and errors in `stats`.
+// Counts bytes, requests, closes and errors in `stats`. If the connection's
+// socket options cannot be set (prepare_accepted()), returns at once, having
+// counted kSocketOption: the caller's close is then the only answer.
 void serve_blocking(int fd, const ServerOptions& options, const DrainSignal& drain,
                     ThreadStats& stats);
 

@@ -114,6 +114,13 @@ void add_server_options(CLI::App& app, ServerOptions& o) {
         ->capture_default_str();
     app.add_option("--stats-file", o.stats_file,
                    "On exit, write per-thread counters here as JSON");
+    // A real setsockopt failure on an accepted connection (EINVAL on macOS and
+    // the BSDs once the peer has reset it) cannot be provoked on Linux.
+    app.add_option("--fail-setsockopt-every", o.fail_setsockopt_every,
+                   "Fault injection (tests): every K-th setsockopt on an accepted connection "
+                   "fails as if it returned EINVAL; 0 = never")
+        ->group("Fault injection")
+        ->capture_default_str();
 }
 
 void finish_server_options(ServerOptions& o) {

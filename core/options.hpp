@@ -33,6 +33,9 @@ struct ServerOptions {
     size_t output_high_water = 4u << 20;  // stop reading a connection above this
     http::Limits http;
     std::string stats_file;
+    // Fault injection (tests): every K-th per-connection setsockopt in the
+    // process fails as if it returned EINVAL; 0 = never.
+    uint64_t fail_setsockopt_every = 0;
 };
 
 // Parses "500ms", "2s", "1m", "250us", "1h"; a bare number means seconds.

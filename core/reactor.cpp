@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "accepted_socket.hpp"
 #include "socket.hpp"
 
 namespace pb {
@@ -129,7 +130,7 @@ void Reactor::pause_listener() {
 
 void Reactor::adopt(UniqueFd fd) {
     int n = fd.get();
-    if (options_.nodelay) set_nodelay(n, true);
+    if (!prepare_accepted(n, options_, stats_)) return;  // counted; fd closes here
     auto index = static_cast<size_t>(n);
     if (conns_.size() <= index) conns_.resize(index + 1);
     conns_[index] = std::make_unique<Connection>(std::move(fd), next_serial_++, options_, loop_.now());

@@ -67,7 +67,9 @@ public:
     // ownership of listen_fd and must keep it open while this Reactor runs.
     void listen_on(int listen_fd, uint32_t flags, FdLimitPolicy policy);
 
-    // Takes over a connection accepted elsewhere (already non-blocking).
+    // Takes over a connection accepted elsewhere (already non-blocking). If
+    // its socket options cannot be set (prepare_accepted()), closes it unserved
+    // and counts kSocketOption instead.
     void adopt(UniqueFd fd);
 
     // Passes every connection accepted here to `hand_off` instead of serving

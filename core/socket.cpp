@@ -22,8 +22,12 @@ sockaddr_in make_addr(const std::string& host, uint16_t port) {
     return addr;
 }
 
+bool try_set_int_option(int fd, int level, int name, int value) noexcept {
+    return ::setsockopt(fd, level, name, &value, sizeof value) == 0;
+}
+
 void set_int_option(int fd, int level, int name, int value, const char* call) {
-    check_syscall(::setsockopt(fd, level, name, &value, sizeof value), call);
+    if (!try_set_int_option(fd, level, name, value)) throw_errno(call);
 }
 
 }  // namespace
@@ -118,32 +122,42 @@ void set_nonblocking(int fd, bool on) {
 }
 
 void set_nodelay(int fd, bool on) {
-    set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0, "setsockopt(TCP_NODELAY)");
-}
-
-void set_cork(int fd, bool on) {
-#ifdef TCP_CORK
-    set_int_option(fd, IPPROTO_TCP, TCP_CORK, on ? 1 : 0, "setsockopt(TCP_CORK)");
-#elif defined(TCP_NOPUSH)
-    set_int_option(fd, IPPROTO_TCP, TCP_NOPUSH, on ? 1 : 0, "setsockopt(TCP_NOPUSH)");
-#else
-    (void)fd;
-    (void)on;
-#endif
-}
-
-void set_quickack(int fd, bool on) {
-#ifdef TCP_QUICKACK
-    set_int_option(fd, IPPROTO_TCP, TCP_QUICKACK, on ? 1 : 0, "setsockopt(TCP_QUICKACK)");
-#else
-    (void)fd;
-    (void)on;
-#endif
+    if (!try_set_nodelay(fd, on)) throw_errno("setsockopt(TCP_NODELAY)");
 }
 
 void set_linger_rst(int fd) {
+    if (!try_set_linger_rst(fd)) throw_errno("setsockopt(SO_LINGER)");
+}
+
+bool try_set_nodelay(int fd, bool on) noexcept {
+    return try_set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
+}
+
+bool try_set_cork(int fd, bool on) noexcept {
+#ifdef TCP_CORK
+    return try_set_int_option(fd, IPPROTO_TCP, TCP_CORK, on ? 1 : 0);
+#elif defined(TCP_NOPUSH)
+    return try_set_int_option(fd, IPPROTO_TCP, TCP_NOPUSH, on ? 1 : 0);
+#else
+    (void)fd;
+    (void)on;
+    return true;
+#endif
+}
+
+bool try_set_quickack(int fd, bool on) noexcept {
+#ifdef TCP_QUICKACK
+    return try_set_int_option(fd, IPPROTO_TCP, TCP_QUICKACK, on ? 1 : 0);
+#else
+    (void)fd;
+    (void)on;
+    return true;
+#endif
+}
+
+bool try_set_linger_rst(int fd) noexcept {
     linger lg{1, 0};
-    check_syscall(::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), "setsockopt(SO_LINGER)");
+    return ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg) == 0;
 }
 
 void split_host_port(const std::string& text, std::string& host, uint16_t& port) {

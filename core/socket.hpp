@@ -47,11 +47,22 @@ AcceptResult accept_connection(int listen_fd, bool nonblocking = true);
 // return with the connection still in progress (EINPROGRESS is not an error).
 UniqueFd connect_tcp(const std::string& host, uint16_t port, bool nonblocking = false);
 
+// Setup: these throw std::system_error naming the call.
 void set_nonblocking(int fd, bool on);
-void set_nodelay(int fd, bool on);   // TCP_NODELAY: disable Nagle's algorithm
-void set_cork(int fd, bool on);      // TCP_CORK (Linux) / TCP_NOPUSH (BSD)
-void set_quickack(int fd, bool on);  // TCP_QUICKACK (Linux only; no-op elsewhere)
-void set_linger_rst(int fd);         // SO_LINGER {1, 0}: close() sends RST
+void set_nodelay(int fd, bool on);  // TCP_NODELAY: disable Nagle's algorithm
+void set_linger_rst(int fd);        // SO_LINGER {1, 0}: close() sends RST
+
+// Best-effort options for a connection in use (accepted by a server, or a
+// client's mid-run): false on failure with errno as setsockopt left it, never
+// a throw. On a live connection a failure means the peer is already gone
+// (macOS and the BSDs return EINVAL on a socket the peer has reset): one
+// connection's problem, for the caller to count, never a reason to stop.
+// Where an option does not exist (TCP_QUICKACK off Linux) the call does
+// nothing and returns true.
+bool try_set_nodelay(int fd, bool on) noexcept;   // TCP_NODELAY
+bool try_set_cork(int fd, bool on) noexcept;      // TCP_CORK (Linux) / TCP_NOPUSH (BSD)
+bool try_set_quickack(int fd, bool on) noexcept;  // TCP_QUICKACK (Linux only)
+bool try_set_linger_rst(int fd) noexcept;         // SO_LINGER {1, 0}
 
 // "host:port" → parts. Throws std::invalid_argument on a malformed string.
 void split_host_port(const std::string& text, std::string& host, uint16_t& port);

@@ -30,6 +30,7 @@ const char* to_string(ErrorKind kind) {
         case ErrorKind::kConnectionCap: return "connection_cap";
         case ErrorKind::kThreadCap: return "thread_cap";
         case ErrorKind::kThreadCreate: return "thread_create";
+        case ErrorKind::kSocketOption: return "socket_option";
         case ErrorKind::kCount: break;
     }
     return "?";

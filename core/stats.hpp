@@ -26,6 +26,7 @@ enum class ErrorKind : uint8_t {
     kConnectionCap,   // over --max-connections: accepted and closed
     kThreadCap,       // over --max-threads (thread-per-conn)
     kThreadCreate,    // pthread_create failed (thread-per-conn)
+    kSocketOption,    // setsockopt on an accepted connection failed: closed unserved
     kCount
 };
 inline constexpr size_t kErrorKinds = static_cast<size_t>(ErrorKind::kCount);

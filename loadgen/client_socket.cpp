@@ -45,8 +45,7 @@ ConnectStatus start_connect(const Endpoint& to, bool nodelay, UniqueFd& fd, int&
         error = errno;
         return ConnectStatus::kFailed;
     }
-    int one = nodelay ? 1 : 0;
-    ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    try_set_nodelay(fd.get(), nodelay);  // best effort, like every option mid-run
     for (;;) {
         if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&to.addr), to.len) == 0)
             return ConnectStatus::kConnected;
@@ -82,32 +81,6 @@ bool read_tcp_counters(int fd, TcpCounters& out) {
     (void)out;
     return false;
 #endif
-}
-
-void quickack(int fd) {
-#ifdef TCP_QUICKACK
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
-#else
-    (void)fd;
-#endif
-}
-
-void cork(int fd, bool on) {
-    int v = on ? 1 : 0;
-#ifdef TCP_CORK
-    ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof v);
-#elif defined(TCP_NOPUSH)
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NOPUSH, &v, sizeof v);
-#else
-    (void)fd;
-    (void)v;
-#endif
-}
-
-void linger_rst(int fd) {
-    linger lg{1, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 }
 
 bool enable_rx_timestamps(int fd) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "run_stats.hpp"
+#include "socket.hpp"
 #include "unique_fd.hpp"
 
 namespace pb::loadgen {
@@ -25,7 +26,7 @@ Endpoint resolve(const std::string& host, uint16_t port);
 
 enum class ConnectStatus { kConnected, kInProgress, kFailed };
 
-// A non-blocking socket (TCP_NODELAY set as asked) and connect(). On kFailed,
+// A non-blocking socket (TCP_NODELAY set as asked, best effort) and connect(). On kFailed,
 // `error` holds errno and `fd` is closed.
 ConnectStatus start_connect(const Endpoint& to, bool nodelay, UniqueFd& fd, int& error);
 
@@ -35,11 +36,10 @@ int connect_result(int fd);
 // Segment counters of a connected socket (Linux TCP_INFO; false elsewhere).
 bool read_tcp_counters(int fd, TcpCounters& out);
 
-// Best-effort socket options on the hot path: failure is ignored, since it can
-// only mean the connection is already dead and the next read will say so.
-void quickack(int fd);
-void cork(int fd, bool on);
-void linger_rst(int fd);
+// Socket options on the hot path (TCP_QUICKACK, TCP_CORK, SO_LINGER for a
+// reset) use core's best-effort try_set_* (socket.hpp); their failure is
+// ignored, since it can only mean the connection is already dead and the next
+// read will say so.
 
 // SO_TIMESTAMPNS: the kernel stamps every received segment (CLOCK_REALTIME).
 // False where the option does not exist or was refused.

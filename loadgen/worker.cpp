@@ -317,7 +317,7 @@ void Worker::on_connected(Conn& c, int64_t now) {
     c.state = State::kOpen;
     stats_.connects++;
     set_interest(c, kReadable);
-    if (config_.quickack) quickack(c.fd.get());
+    if (config_.quickack) try_set_quickack(c.fd.get(), true);
     if (window_open_ && !window_closed_) {
         // All of a new connection's segments count, its handshake included.
         c.tcp_base = TcpCounters{};
@@ -351,7 +351,7 @@ void Worker::close_conn(Conn& c, bool reset) {
         count_tcp(c);
         poller_.remove(c.fd.get(), c.interest);
         by_fd_[static_cast<size_t>(c.fd.get())] = -1;
-        if (reset) linger_rst(c.fd.get());
+        if (reset) try_set_linger_rst(c.fd.get());
         c.fd.reset();
     }
     c.state = State::kClosed;
@@ -434,7 +434,7 @@ void Worker::on_readable(Conn& c) {
             int64_t recv_delay = stamp > 0 ? std::max<int64_t>(realtime_ns() - stamp, 0) : -1;
             now = now_ns();
             bytes_read_ += static_cast<uint64_t>(n);
-            if (config_.quickack) quickack(c.fd.get());
+            if (config_.quickack) try_set_quickack(c.fd.get(), true);
             if (config_.connect_per_request && !c.first_byte_seen) {
                 c.first_byte_seen = true;
                 if (c.count > 0 && c.front().measured)
@@ -633,10 +633,10 @@ void Worker::write_request(Conn& c, const InFlight& f) {
             break;
         }
         case WriteMode::kCork:
-            cork(fd, true);
+            try_set_cork(fd, true);
             if (send_piece(scratch_.data(), first))
                 send_piece(scratch_.data() + first, len - first);
-            cork(fd, false);  // uncorking pushes out whatever is held back
+            try_set_cork(fd, false);  // uncorking pushes out whatever is held back
             break;
         case WriteMode::kMsgMore:
             // MSG_MORE is a one-call cork: the kernel holds the first piece back

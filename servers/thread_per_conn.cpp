@@ -62,11 +62,7 @@ void* serve_connection(void* arg) {
     Connections& c = job->connections;
     pb::ThreadStats stats;
     pb::StatsRegistration registered(stats, c.snapshot_group);
-    try {
-        pb::serve_blocking(job->fd.get(), job->options, job->drain, stats);
-    } catch (const std::exception&) {
-        stats.count(pb::ErrorKind::kRead);  // setsockopt on a connection already gone
-    }
+    pb::serve_blocking(job->fd.get(), job->options, job->drain, stats);
     std::lock_guard lock(c.mutex);
     c.fds.erase(job->fd.get());
     job->fd.reset();  // closed under the lock: the acceptor never cuts a reused fd

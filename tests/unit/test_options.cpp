@@ -52,7 +52,8 @@ TEST_CASE("server flags parse into ServerOptions", "[unit][options]") {
     pb::ServerOptions o;
     REQUIRE(parse({"--protocol", "http", "--nodelay", "off", "--port", "8080", "--threads", "3",
                    "--idle-timeout", "750ms", "--header-timeout", "2s", "--write-timeout", "1m",
-                   "--max-frame", "4096", "--backlog", "16", "--stats-file", "/tmp/x.json"},
+                   "--max-frame", "4096", "--backlog", "16", "--stats-file", "/tmp/x.json",
+                   "--fail-setsockopt-every", "5"},
                   o) == 0);
     CHECK(o.protocol == pb::Protocol::kHttp);
     CHECK_FALSE(o.nodelay);
@@ -65,6 +66,7 @@ TEST_CASE("server flags parse into ServerOptions", "[unit][options]") {
     CHECK(o.http.max_body == 4096);  // the HTTP body limit follows --max-frame
     CHECK(o.backlog == 16);
     CHECK(o.stats_file == "/tmp/x.json");
+    CHECK(o.fail_setsockopt_every == 5);
 }
 
 TEST_CASE("defaults match the documented ones", "[unit][options]") {
@@ -77,6 +79,7 @@ TEST_CASE("defaults match the documented ones", "[unit][options]") {
     CHECK(o.backlog == 4096);
     CHECK(o.max_frame == 1u << 20);
     CHECK(o.threads == pb::available_cpus());
+    CHECK(o.fail_setsockopt_every == 0);  // fault injection is off unless asked
 }
 
 TEST_CASE("bad flag values are rejected, not ignored", "[unit][options]") {

@@ -1,6 +1,10 @@
 // Socket helpers and the Poller contract, on real loopback sockets.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <catch2/catch.hpp>
 
@@ -32,6 +36,44 @@ TEST_CASE("accept classifies an empty queue as retry", "[unit][socket]") {
     r = pb::accept_connection(listener.get());
     CHECK(r.status == pb::AcceptStatus::kOk);
     CHECK(r.fd.valid());
+}
+
+TEST_CASE("best-effort socket options return false and keep errno, never throw",
+          "[unit][socket]") {
+    auto listener = pb::listen_tcp({});
+    auto client = pb::connect_tcp("127.0.0.1", pb::local_port(listener.get()));
+    int fd = client.get();
+    CHECK(pb::try_set_nodelay(fd, true));
+    int value = 0;
+    socklen_t len = sizeof value;
+    REQUIRE(::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &value, &len) == 0);
+    CHECK(value != 0);
+    CHECK(pb::try_set_nodelay(fd, false));
+    CHECK(pb::try_set_cork(fd, true));
+    CHECK(pb::try_set_cork(fd, false));
+    CHECK(pb::try_set_quickack(fd, true));
+    CHECK(pb::try_set_linger_rst(fd));
+
+    // Not a socket, and no descriptor at all: false with setsockopt's errno.
+    int pipe_fds[2];
+    REQUIRE(::pipe(pipe_fds) == 0);
+    errno = 0;
+    CHECK_FALSE(pb::try_set_nodelay(pipe_fds[0], true));
+    CHECK(errno == ENOTSOCK);
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    errno = 0;
+    CHECK_FALSE(pb::try_set_cork(-1, true));
+    CHECK(errno == EBADF);
+    CHECK_FALSE(pb::try_set_linger_rst(-1));
+
+    // The setup flavour throws and names the call.
+    try {
+        pb::set_nodelay(-1, true);
+        FAIL("set_nodelay(-1) should have thrown");
+    } catch (const std::system_error& e) {
+        CHECK(std::string(e.what()).find("setsockopt(TCP_NODELAY)") != std::string::npos);
+    }
 }
 
 TEST_CASE("two SO_REUSEPORT listeners share one port", "[unit][socket]") {
