@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "loadgen.hpp"
+#include "patterns.hpp"
 #include "sampler.hpp"
 #include "server_child.hpp"
 #include "slurp.hpp"
@@ -43,6 +44,21 @@ double max_min_ratio(const std::vector<double>& xs) {
     return *hi / *lo;
 }
 
+std::optional<unsigned> server_threads(const std::string& pattern, const Placement& placement) {
+    const Pattern* p = find_pattern(pattern);
+    if (!p) return std::nullopt;
+    switch (p->threads) {
+        case Threads::kLoops:
+            return placement.loop_threads;
+        case Threads::kWorkers:
+            return placement.worker_threads;
+        case Threads::kSingle:
+        case Threads::kPerConnection:
+            return std::nullopt;
+    }
+    return std::nullopt;
+}
+
 int verdict_code(const std::string& kind) {
     if (kind == "server-saturated") return 1;
     if (kind == "generator-late") return 2;
@@ -53,10 +69,6 @@ int verdict_code(const std::string& kind) {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-bool multi_loop(const std::string& pattern) {
-    return pattern == "multi-accept" || pattern == "reuseport" || pattern == "reactor-pool";
-}
 
 std::string utc_now() {
     std::time_t t = std::time(nullptr);
@@ -100,12 +112,9 @@ std::vector<std::string> server_argv(const CaseSpec& spec, const RunnerOptions& 
                                   stats_path};
     // Pinned to one CPU, every server would default to one thread (N = CPUs in
     // its mask): the thread counts are set here instead, and recorded.
-    if (multi_loop(spec.pattern)) {
+    if (auto threads = server_threads(spec.pattern, options.placement)) {
         argv.push_back("--threads");
-        argv.push_back(std::to_string(options.placement.loop_threads));
-    } else if (spec.pattern == "worker-queue") {
-        argv.push_back("--threads");
-        argv.push_back(std::to_string(options.placement.worker_threads));
+        argv.push_back(std::to_string(*threads));
     }
     return argv;
 }

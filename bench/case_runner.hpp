@@ -6,6 +6,7 @@
 // caller writes cases/<id>.json from its repetitions (case_file.hpp).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,8 +20,8 @@ struct Placement {
     std::vector<int> server_cpus;
     std::vector<int> client_cpus;
     std::string reason;
-    // --threads for the event-loop patterns (multi-accept, reuseport,
-    // reactor-pool) and for worker-queue's pool.
+    // --threads for the patterns whose threads are "loops" and for those
+    // whose threads are "workers" (servers/patterns.txt).
     unsigned loop_threads = 2;
     unsigned worker_threads = 8;
 };
@@ -41,6 +42,11 @@ struct Outcome {
 };
 
 Outcome run_case(const CaseSpec& spec, const RunnerOptions& options);
+
+// The --threads the harness gives `pattern`'s server: loop_threads or
+// worker_threads by its threads in servers/patterns.txt; none for a single
+// thread, a thread per connection, or a pattern not listed.
+std::optional<unsigned> server_threads(const std::string& pattern, const Placement& placement);
 
 // Jain's fairness index (sum x)^2 / (n sum x^2) and max/min (infinite when an
 // idle thread is among them); both over the threads whose role does that work.

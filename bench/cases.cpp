@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "patterns.hpp"
+
 namespace pb::bench {
 
 const char* to_string(Kind kind) {
@@ -130,9 +132,6 @@ const std::vector<std::string>& profile_names() {
 
 namespace {
 
-const std::vector<std::string> kPatterns{"single",       "thread-per-conn", "worker-queue",
-                                         "multi-accept", "reuseport",       "reactor-pool"};
-
 // What a profile runs. Each workload has its own connection counts, and each
 // sweep its own offered rates.
 struct Plan {
@@ -165,9 +164,9 @@ std::vector<CaseSpec> pattern_cases(const Plan& plan) {
     for (const auto& protocol : plan.protocols)
         for (const auto& [workload, connections] : plan.workloads)
             for (int conns : connections)
-                for (const auto& pattern : kPatterns) {
+                for (const auto& pattern : pb::kPatterns) {
                     CaseSpec c;
-                    c.pattern = pattern;
+                    c.pattern = pattern.name;
                     c.protocol = protocol;
                     c.workload = workload;
                     c.connections = conns;
@@ -175,9 +174,9 @@ std::vector<CaseSpec> pattern_cases(const Plan& plan) {
                 }
     if (plan.idle_heavy)
         for (const auto& protocol : plan.protocols)
-            for (const auto& pattern : kPatterns) {
+            for (const auto& pattern : pb::kPatterns) {
                 CaseSpec c;
-                c.pattern = pattern;
+                c.pattern = pattern.name;
                 c.protocol = protocol;
                 c.workload = "idle-heavy";
                 c.connections = kIdleHeavyConnections;
@@ -186,10 +185,10 @@ std::vector<CaseSpec> pattern_cases(const Plan& plan) {
             }
     for (const auto& [workload, rates] : plan.sweeps)
         for (double rate : rates)
-            for (const auto& pattern : kPatterns) {
+            for (const auto& pattern : pb::kPatterns) {
                 CaseSpec c;
                 c.kind = Kind::kSweep;
-                c.pattern = pattern;
+                c.pattern = pattern.name;
                 c.protocol = "frame";
                 c.workload = workload;
                 c.connections = plan.sweep_connections;

@@ -3,12 +3,14 @@
 #define CATCH_CONFIG_MAIN
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
 #include "case_file.hpp"
 #include "case_runner.hpp"
 #include "cases.hpp"
+#include "patterns.hpp"
 #include "server_child.hpp"
 #include "window.hpp"
 
@@ -59,6 +61,28 @@ TEST_CASE("case names are unique and keep the contract's shape", "[bench]") {
     c.write_mode = pb::loadgen::WriteMode::kSplit;
     CHECK(c.name() == "nagle/single/frame/c_nodelay=off/s_nodelay=on/split/quickack=off");
     CHECK(c.id() == "nagle-coff-son-split-qaoff");
+}
+
+TEST_CASE("every listed pattern gets its threads from the placement", "[bench]") {
+    pbb::Placement placement;
+    placement.loop_threads = 3;
+    placement.worker_threads = 7;
+    // The same --threads as before the list (servers/patterns.txt) existed.
+    CHECK_FALSE(pbb::server_threads("single", placement));
+    CHECK_FALSE(pbb::server_threads("thread-per-conn", placement));
+    CHECK(pbb::server_threads("worker-queue", placement) == 7u);
+    for (const char* loops : {"multi-accept", "reuseport", "reactor-pool"})
+        CHECK(pbb::server_threads(loops, placement) == 3u);
+    CHECK_FALSE(pbb::server_threads("pingpong", placement));
+    // Each listed pattern appears in the matrix, in the list's order.
+    std::vector<std::string> seen;
+    for (const auto& c : pbb::profile_cases("quick", {}))
+        if (c.kind == pbb::Kind::kMatrix &&
+            std::find(seen.begin(), seen.end(), c.pattern) == seen.end())
+            seen.push_back(c.pattern);
+    std::vector<std::string> listed;
+    for (const auto& p : pb::kPatterns) listed.emplace_back(p.name);
+    CHECK(seen == listed);
 }
 
 TEST_CASE("profiles fit their time budgets", "[bench]") {
