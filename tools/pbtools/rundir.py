@@ -17,11 +17,36 @@ from dataclasses import dataclass, field
 
 from . import hdr
 
-# Canonical order of the server patterns (DESIGN.md's table); anything else sorts
-# after them alphabetically. Charts and tables follow this order and the colours
-# in charts are assigned from it, so a pattern looks the same everywhere.
-PATTERN_ORDER = ["single", "thread-per-conn", "worker-queue", "multi-accept",
-                 "reuseport", "reactor-pool"]
+# The pattern servers' list, in report order (servers/README.md, "Adding a
+# pattern"): the build, the harness and these tools all read it.
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PATTERNS_FILE = os.path.join(_REPO, "servers", "patterns.txt")
+
+
+def read_patterns(path: str = PATTERNS_FILE) -> list[tuple[str, str, str]] | None:
+    """(name, source, threads) for each line of a patterns list, in its order; None
+    when the file cannot be read. Comments ('#') and blank lines are skipped, and
+    so is a line without three fields (the build refuses such a file)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+    out = []
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) == 3:
+            out.append((fields[0], fields[1], fields[2]))
+    return out
+
+
+# Canonical order of the server patterns; anything else sorts after them
+# alphabetically. Charts and tables follow this order and the colours in charts are
+# assigned from it, so a pattern looks the same everywhere. Tools copied away from
+# the repository find no list: then every pattern sorts alphabetically and
+# colours follow that order.
+PATTERNS = read_patterns()
+PATTERN_ORDER = [name for name, _, _ in PATTERNS or []]
 WORKLOAD_ORDER = ["tiny", "cpu", "blocking-tail", "churn", "idle-heavy"]
 WRITE_ORDER = ["single", "split", "writev", "cork"]
 KINDS = ["matrix", "sweep", "baseline", "nagle", "nagle-upside"]
