@@ -13,7 +13,7 @@ import math
 import os
 import sys
 
-from . import analysis, charts, gnuplot
+from . import analysis, charts, claims, gnuplot
 from . import units as u
 from .rundir import LATENCY_COUNTERS, Case, Run, dig, load_run, num, pattern_key, thread_values, workload_key
 
@@ -1326,7 +1326,8 @@ class Report:
         reading.append(f"- **This run** took {u.duration(wall)} on {self.machine_line()}.")
         if not self.run.cases:
             body.insert(0, "No cases in this run directory: nothing to chart.\n")
-        return self.embed_charts(head + "\n".join(reading) + "\n\n" + measured + "".join(s for s in body if s)
+        return self.embed_charts(head + "\n".join(reading) + "\n\n" + claims.section(self.run) + measured
+                                 + "".join(s for s in body if s)
                                  + self.machine_section() + "\n" + self.all_cases_section())
 
 
