@@ -501,7 +501,8 @@ class ReportTest(unittest.TestCase, NumberMatch):
                             "client errors by class", "server errors", "message", "errors"}
 
     def test_every_measured_number_has_its_range(self):
-        skip_sections = {"Machine", "Errors"}
+        # The claims table's evidence is prose (thread counts, lines of code); test_claims.py checks its ranges.
+        skip_sections = {"Machine", "Errors", "What the textbook claims"}
         checked = 0
         for title, body in self.sec.items():
             if "/" in title or title in skip_sections:
