@@ -32,8 +32,9 @@ from .rundir import Case, Run, load_run, num
 CHART_EXTS = (".svg", ".png", ".gp")
 
 
-class Report(RunSections, MeasuredSections, MatrixSections, SweepSections, NagleSections,
-             ReadingSections):
+class Report(
+    RunSections, MeasuredSections, MatrixSections, SweepSections, NagleSections, ReadingSections
+):
     def __init__(self, run: Run, charts_dir: str, formats, focus: int | None, draw: bool):
         self.run = run
         self.charts_dir = charts_dir
@@ -94,8 +95,14 @@ class Report(RunSections, MeasuredSections, MatrixSections, SweepSections, Nagle
         if self.draw:
             # One gnuplot process per chart, several at once: most of the report's
             # time is gnuplot starting up and writing files.
-            with concurrent.futures.ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-                list(pool.map(lambda c: gnuplot.render(c, self.charts_dir, self.formats), self.charts))
+            with concurrent.futures.ThreadPoolExecutor(
+                max_workers=max(2, os.cpu_count() or 2)
+            ) as pool:
+                list(
+                    pool.map(
+                        lambda c: gnuplot.render(c, self.charts_dir, self.formats), self.charts
+                    )
+                )
         rel = os.path.relpath(self.charts_dir, self.run.path)
         for chart in self.charts:
             if not self.draw:
@@ -104,7 +111,9 @@ class Report(RunSections, MeasuredSections, MatrixSections, SweepSections, Nagle
                 md = f"*(chart {chart.name} could not be drawn: {chart.error})*\n\n"
             else:
                 main = f"{rel}/{chart.name}.{self.formats[0]}"
-                links = ", ".join(f"[{f.upper()}]({rel}/{chart.name}.{f})" for f in self.formats[1:])
+                links = ", ".join(
+                    f"[{f.upper()}]({rel}/{chart.name}.{f})" for f in self.formats[1:]
+                )
                 md = f"![{chart.title}]({main})\n" + (f"<sub>{links}</sub>\n\n" if links else "\n")
             text = text.replace(f"@@chart:{chart.name}@@", md)
         return text
@@ -119,14 +128,25 @@ class Report(RunSections, MeasuredSections, MatrixSections, SweepSections, Nagle
         return analysis.group_slug(workload, protocol, self.protocols)
 
     def build(self) -> str:
-        body = [self.throughput_section(), self.latency_section(), self.sweep_section(), self.cost_section(),
-                self.threads_section(), self.spread_section(), self.nagle_section(), self.upside_section(),
-                self.errors_section()]
+        body = [
+            self.throughput_section(),
+            self.latency_section(),
+            self.sweep_section(),
+            self.cost_section(),
+            self.threads_section(),
+            self.spread_section(),
+            self.nagle_section(),
+            self.upside_section(),
+            self.errors_section(),
+        ]
         measured = self.measured_section()
         for c in self.run.cases:
             if c.bringup_incomplete:
-                self.say(1, f"**Bring-up, {c.id}:** {self.bringup_text(c)}: the case ran with the connections "
-                            "that came up, so its numbers are for fewer connections than its name says.")
+                self.say(
+                    1,
+                    f"**Bring-up, {c.id}:** {self.bringup_text(c)}: the case ran with the connections "
+                    "that came up, so its numbers are for fewer connections than its name says.",
+                )
         head = self.header()
         reading = ["## Reading\n"]
         if self.reading:
@@ -137,9 +157,17 @@ class Report(RunSections, MeasuredSections, MatrixSections, SweepSections, Nagle
         reading.append(f"- **This run** took {u.duration(wall)} on {self.machine_line()}.")
         if not self.run.cases:
             body.insert(0, "No cases in this run directory: nothing to chart.\n")
-        return self.embed_charts(head + "\n".join(reading) + "\n\n" + claims.section(self.run) + measured
-                                 + "".join(s for s in body if s)
-                                 + self.machine_section() + "\n" + self.all_cases_section())
+        return self.embed_charts(
+            head
+            + "\n".join(reading)
+            + "\n\n"
+            + claims.section(self.run)
+            + measured
+            + "".join(s for s in body if s)
+            + self.machine_section()
+            + "\n"
+            + self.all_cases_section()
+        )
 
 
 def clean_charts(charts_dir: str) -> None:
@@ -159,15 +187,25 @@ def write_atomic(path: str, text: str) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="report", description=(
-        "Draws RUN_DIR/charts/ (SVG and PNG, with gnuplot) and writes RUN_DIR/REPORT.md from a "
-        "patternbench run directory."))
+    ap = argparse.ArgumentParser(
+        prog="report",
+        description=(
+            "Draws RUN_DIR/charts/ (SVG and PNG, with gnuplot) and writes RUN_DIR/REPORT.md from a "
+            "patternbench run directory."
+        ),
+    )
     ap.add_argument("run_dir")
-    ap.add_argument("--focus-connections", type=int, metavar="N",
-                    help="connection count for the per-workload spectrum, cost and spread views "
-                         "(default: the middle count measured for the most patterns)")
+    ap.add_argument(
+        "--focus-connections",
+        type=int,
+        metavar="N",
+        help="connection count for the per-workload spectrum, cost and spread views "
+        "(default: the middle count measured for the most patterns)",
+    )
     ap.add_argument("--no-png", action="store_true", help="SVG only")
-    ap.add_argument("--no-charts", action="store_true", help="REPORT.md with tables only; no gnuplot")
+    ap.add_argument(
+        "--no-charts", action="store_true", help="REPORT.md with tables only; no gnuplot"
+    )
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
     if not os.path.isdir(args.run_dir):
@@ -177,8 +215,10 @@ def main(argv=None) -> int:
     charts_dir = os.path.join(run.path, "charts")
     draw = not args.no_charts
     if draw and not gnuplot.gnuplot_path():
-        print("report: gnuplot not found (tools/install-deps installs gnuplot-nox); writing tables only",
-              file=sys.stderr)
+        print(
+            "report: gnuplot not found (tools/install-deps installs gnuplot-nox); writing tables only",
+            file=sys.stderr,
+        )
         draw = False
     if draw:
         clean_charts(charts_dir)
@@ -193,7 +233,9 @@ def main(argv=None) -> int:
         print(f"report: chart {c.name}: {c.error}", file=sys.stderr)
     if not args.quiet:
         drawn = sum(len(c.outputs) for c in rep.charts)
-        print(f"report: {os.path.join(run.path, 'REPORT.md')}: {len(run.cases)} cases, "
-              f"{drawn} chart files in {charts_dir if draw else '(none drawn)'}")
+        print(
+            f"report: {os.path.join(run.path, 'REPORT.md')}: {len(run.cases)} cases, "
+            f"{drawn} chart files in {charts_dir if draw else '(none drawn)'}"
+        )
     # A chart that failed to draw (or no gnuplot at all) is a broken deliverable.
     return 1 if failed or (not draw and not args.no_charts) else 0

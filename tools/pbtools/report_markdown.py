@@ -10,10 +10,14 @@ from .rundir import LATENCY_COUNTERS, Case
 def table(headers, rows, align=None) -> str:
     """A GitHub markdown table. align: string of 'l'/'r' per column."""
     align = align or "l" + "r" * (len(headers) - 1)
+
     def cell(v):
         return str(v).replace("|", "\\|").replace("\n", " ")
-    out = ["| " + " | ".join(cell(h) for h in headers) + " |",
-           "|" + "|".join(":---" if a == "l" else "---:" for a in align) + "|"]
+
+    out = [
+        "| " + " | ".join(cell(h) for h in headers) + " |",
+        "|" + "|".join(":---" if a == "l" else "---:" for a in align) + "|",
+    ]
     out += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
     return "\n".join(out) + "\n"
 
@@ -32,28 +36,42 @@ MARK_SATURATED = "□"
 MARK_FOREIGN = "※"
 MARK_BRINGUP = "◔"
 LOWER_BOUND = "≥"
-MARK_ORDER = [MARK_ERRORS, MARK_GEN_BUSY, MARK_GEN_LATE, MARK_SATURATED, MARK_FOREIGN, MARK_BRINGUP,
-              LOWER_BOUND]
+MARK_ORDER = [
+    MARK_ERRORS,
+    MARK_GEN_BUSY,
+    MARK_GEN_LATE,
+    MARK_SATURATED,
+    MARK_FOREIGN,
+    MARK_BRINGUP,
+    LOWER_BOUND,
+]
 LEGEND = {
     MARK_ERRORS: "the case had errors; its numbers are not trustworthy (see [Errors](#errors))",
     MARK_GEN_BUSY: "**generator-bound**: a load-generator thread was busy for more than 90% of the window, "
-                   "so the rate and latencies describe the generator as much as the server; compare server "
-                   "CPU per request instead",
+    "so the rate and latencies describe the generator as much as the server; compare server "
+    "CPU per request instead",
     MARK_GEN_LATE: "**generator late**: open loop, the generator sent its requests late (p99 send lateness "
-                   "over the bound), so the server was not offered the planned rate",
+    "over the bound), so the server was not offered the planned rate",
     MARK_SATURATED: "**server saturated**: achieved under 99% of the offered rate while the generator sent "
-                    "on time: the server's limit, a finding rather than a fault",
+    "on time: the server's limit, a finding rather than a fault",
     MARK_FOREIGN: "**foreign load**: other work used more than 5% of a CPU during the window "
-                  "(see [Foreign load](#foreign-load))",
+    "(see [Foreign load](#foreign-load))",
     MARK_BRINGUP: "not every connection came up within the bring-up timeout; the case ran with those that did "
-                  "(see [How this was measured](#how-this-was-measured))",
+    "(see [How this was measured](#how-this-was-measured))",
     LOWER_BOUND: "**lower bound**: the open-loop plan had requests that were never sent (overload); they count "
-                 "only what they had waited when the run ended, so the real percentile is higher",
+    "only what they had waited when the run ended, so the real percentile is higher",
 }
-VERDICT_MARK = {"generator-busy": MARK_GEN_BUSY, "generator-late": MARK_GEN_LATE,
-                "server-saturated": MARK_SATURATED}
-VERDICT_TEXT = {"generator-busy": "generator busy", "generator-late": "generator late",
-                "server-saturated": "server saturated", "ok": "ok"}
+VERDICT_MARK = {
+    "generator-busy": MARK_GEN_BUSY,
+    "generator-late": MARK_GEN_LATE,
+    "server-saturated": MARK_SATURATED,
+}
+VERDICT_TEXT = {
+    "generator-busy": "generator busy",
+    "generator-late": "generator late",
+    "server-saturated": "server saturated",
+    "ok": "ok",
+}
 
 
 def case_marks(case: Case) -> list[str]:
@@ -77,7 +95,11 @@ def lat(case: Case, key: str) -> str:
     """A latency percentile cell, median [min-max] over the repetitions ("p50", "p99",
     "p99.9"; other percentiles exist only in the repetition of record's histogram):
     "≥ 1.23 ms" when unsent requests make it a lower bound."""
-    text = u.measure(u.latency, case.measure(key)) if key in LATENCY_COUNTERS else u.latency(case.latency(key))
+    text = (
+        u.measure(u.latency, case.measure(key))
+        if key in LATENCY_COUNTERS
+        else u.latency(case.latency(key))
+    )
     return f"{LOWER_BOUND} {text}" if case.latency_is_lower_bound and text != u.DASH else text
 
 
@@ -98,8 +120,10 @@ def said(m, fmt) -> str:
 # Every closed-loop latency table and chart carries this: in a closed loop each
 # connection has one request in flight, so latency and throughput are two views of
 # one number, and patterns compared at the same connection count run at different rates.
-CLOSED_LOOP_NOTE = ("closed loop: latency = connections / throughput (Little's law); "
-                    "patterns at different throughput")
+CLOSED_LOOP_NOTE = (
+    "closed loop: latency = connections / throughput (Little's law); "
+    "patterns at different throughput"
+)
 ONE_REPETITION_NOTE = "one repetition per case: no ranges, differences are not tested"
 
 

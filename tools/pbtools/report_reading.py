@@ -17,16 +17,21 @@ from .rundir import Case, pattern_key, thread_values
 
 
 class ReadingSections:
-    def compare_text(self, a: Case, b: Case, counter: str, fmt, higher_is_better: bool = True,
-                     what: str = "") -> tuple[str, "analysis.Difference | None"]:
-        """"X [..] vs Y [..] (1.4x)" or "... : no measurable difference", by THE noise rule
+    def compare_text(
+        self, a: Case, b: Case, counter: str, fmt, higher_is_better: bool = True, what: str = ""
+    ) -> tuple[str, "analysis.Difference | None"]:
+        """ "X [..] vs Y [..] (1.4x)" or "... : no measurable difference", by THE noise rule
         (analysis.differs). a and b are named by the caller."""
         d = analysis.differs(a, b, counter)
         ta, tb = said(a.measure(counter), fmt), said(b.measure(counter), fmt)
         if d is None:
             return f"{ta} vs {tb}", None
         if not d.differ:
-            return f"{ta} vs {tb}: no measurable difference" + (" (ranges overlap)" if d.tested else ""), d
+            return (
+                f"{ta} vs {tb}: no measurable difference"
+                + (" (ranges overlap)" if d.tested else ""),
+                d,
+            )
         hi, lo = (b, a) if d.sign > 0 else (a, b)
         ratio = u.times(hi.measure(counter).value, lo.measure(counter).value)
         return f"{ta} vs {tb} ({u.ratio(ratio)})", d
@@ -51,47 +56,82 @@ class ReadingSections:
         apart = [c for c in ranked[1:] if diffs[c.pattern] and diffs[c.pattern].differ]
         same = [c for c in ranked[1:] if c not in apart]
         if not apart:
-            self.say(6, head + "no measurable difference between the patterns ("
-                     + ", ".join(f"{server(c.pattern)} {said(c.measure('rps'), u.compact_rate)}" for c in ranked)
-                     + (" req/s: the ranges overlap)." if self.ranged else
-                        f" req/s, within {100 * analysis.FALLBACK_THRESHOLD:g}%; one repetition, untested)."))
+            self.say(
+                6,
+                head
+                + "no measurable difference between the patterns ("
+                + ", ".join(
+                    f"{server(c.pattern)} {said(c.measure('rps'), u.compact_rate)}" for c in ranked
+                )
+                + (
+                    " req/s: the ranges overlap)."
+                    if self.ranged
+                    else f" req/s, within {100 * analysis.FALLBACK_THRESHOLD:g}%; one repetition, untested)."
+                ),
+            )
             return
-        text = (head + f"{server(best.pattern)} serves the most, {said(best.measure('rps'), u.compact_rate)} "
-                "req/s: " + ", ".join(f"{u.ratio(u.times(best.c('rps'), c.c('rps')))} {server(c.pattern)}'s "
-                                      f"{said(c.measure('rps'), u.compact_rate)}" for c in apart))
+        text = (
+            head
+            + f"{server(best.pattern)} serves the most, {said(best.measure('rps'), u.compact_rate)} "
+            "req/s: "
+            + ", ".join(
+                f"{u.ratio(u.times(best.c('rps'), c.c('rps')))} {server(c.pattern)}'s "
+                f"{said(c.measure('rps'), u.compact_rate)}"
+                for c in apart
+            )
+        )
         if same:
-            text += ("; no measurable difference from " + ", ".join(
-                f"{server(c.pattern)} ({said(c.measure('rps'), u.compact_rate)})" for c in same))
+            text += "; no measurable difference from " + ", ".join(
+                f"{server(c.pattern)} ({said(c.measure('rps'), u.compact_rate)})" for c in same
+            )
         self.say(6, text + ".")
 
     def read_generator_bound(self, wl, f, at, bound):
         """A cell where the generator was the limit: its rates rank how cheaply the
         generator drives each server, so compare what the server spent per request."""
+
         def busy(c):
             b = c.gen_busy()
             return f", {100 * b:.0f}% busy" if b is not None else ""
-        names = ", ".join(f"{server(c.pattern)} ({said(c.measure('rps'), u.compact_rate)} req/s{busy(c)})"
-                          for c in sorted(bound, key=lambda c: pattern_key(c.pattern)))
-        text = (f"**Throughput, {wl} at {f} connections:** the load generator was the limit for {names}: "
-                "a generator thread was busy for nearly the whole window, so these rates measure how cheaply "
-                "the generator drives each server, and the patterns are not ranked on them.")
-        have = sorted((c for c in at.values() if c.c("cpu_us_per_req")), key=lambda c: c.c("cpu_us_per_req"))
+
+        names = ", ".join(
+            f"{server(c.pattern)} ({said(c.measure('rps'), u.compact_rate)} req/s{busy(c)})"
+            for c in sorted(bound, key=lambda c: pattern_key(c.pattern))
+        )
+        text = (
+            f"**Throughput, {wl} at {f} connections:** the load generator was the limit for {names}: "
+            "a generator thread was busy for nearly the whole window, so these rates measure how cheaply "
+            "the generator drives each server, and the patterns are not ranked on them."
+        )
+        have = sorted(
+            (c for c in at.values() if c.c("cpu_us_per_req")), key=lambda c: c.c("cpu_us_per_req")
+        )
         if len(have) >= 2:
-            parts = ", ".join(f"{server(c.pattern)} {said(c.measure('cpu_us_per_req'), u.plain)} us "
-                              f"(≈ {u.rate(1e6 / c.c('cpu_us_per_req'))} req/s)" for c in have)
-            text += (" Server CPU per request instead, with the rate one fully busy server CPU could give at "
-                     f"that cost (1,000,000 / CPU us per request): {parts}.")
+            parts = ", ".join(
+                f"{server(c.pattern)} {said(c.measure('cpu_us_per_req'), u.plain)} us "
+                f"(≈ {u.rate(1e6 / c.c('cpu_us_per_req'))} req/s)"
+                for c in have
+            )
+            text += (
+                " Server CPU per request instead, with the rate one fully busy server CPU could give at "
+                f"that cost (1,000,000 / CPU us per request): {parts}."
+            )
             d = analysis.differs(have[0], have[1], "cpu_us_per_req")
             if d is not None and d.differ:
                 text += f" {server(have[0].pattern)} is the cheapest per request."
             else:
-                text += (f" {server(have[0].pattern)} and {server(have[1].pattern)}: no measurable difference "
-                         "in CPU per request.")
+                text += (
+                    f" {server(have[0].pattern)} and {server(have[1].pattern)}: no measurable difference "
+                    "in CPU per request."
+                )
         self.say(6, text)
 
     def sweep_cases(self, workload: str, protocol: str | None = None) -> list[Case]:
-        return [c for c in self.run.of_kind("sweep") if c.workload == workload
-                and (protocol is None or c.protocol == protocol)]
+        return [
+            c
+            for c in self.run.of_kind("sweep")
+            if c.workload == workload and (protocol is None or c.protocol == protocol)
+        ]
 
     def at_equal_load(self, workload: str, protocol: str, a_pattern: str, b_pattern: str):
         """(rate, case a, case b, text) from the workload's open-loop sweep: both patterns'
@@ -113,8 +153,11 @@ class ReadingSections:
         have = [c for c in sel if c.latency("p99") is not None and not c.generator_bound]
         if len(have) < 2:
             return
-        aside = (f" ({', '.join(server(c.pattern) for c in left_out)} left out: generator-bound)"
-                 if left_out else "")
+        aside = (
+            f" ({', '.join(server(c.pattern) for c in left_out)} left out: generator-bound)"
+            if left_out
+            else ""
+        )
         by_p99 = sorted(have, key=lambda c: c.latency("p99"))
         best, worst = by_p99[0], by_p99[-1]
         closed = all(closed_loop(c) for c in sel)
@@ -125,38 +168,54 @@ class ReadingSections:
             return
         d = analysis.differs(best, worst, "p99")
         if d is not None and not d.differ:
-            text = (f"**p99, {wl} at {f} connections ({label}):** no measurable difference between "
-                    f"{server(best.pattern)} {said(best.measure('p99'), u.latency)} and {server(worst.pattern)} "
-                    f"{said(worst.measure('p99'), u.latency)}")
+            text = (
+                f"**p99, {wl} at {f} connections ({label}):** no measurable difference between "
+                f"{server(best.pattern)} {said(best.measure('p99'), u.latency)} and {server(worst.pattern)} "
+                f"{said(worst.measure('p99'), u.latency)}"
+            )
         else:
-            text = (f"**p99, {wl} at {f} connections ({label}):** lowest {server(best.pattern)} "
-                    f"{said(best.measure('p99'), u.latency)}, highest {server(worst.pattern)} "
-                    f"{said(worst.measure('p99'), u.latency)} "
-                    f"({u.ratio(u.times(worst.latency('p99'), best.latency('p99')))})")
-        text += aside.replace(' (', '; ').replace(')', '') + "."
+            text = (
+                f"**p99, {wl} at {f} connections ({label}):** lowest {server(best.pattern)} "
+                f"{said(best.measure('p99'), u.latency)}, highest {server(worst.pattern)} "
+                f"{said(worst.measure('p99'), u.latency)} "
+                f"({u.ratio(u.times(worst.latency('p99'), best.latency('p99')))})"
+            )
+        text += aside.replace(" (", "; ").replace(")", "") + "."
         if closed:
             swept = {c.pattern for c in self.sweep_cases(wl, best.protocol)}
             pair = [c for c in by_p99 + left_out if c.pattern in swept]
-            eq = (self.at_equal_load(wl, best.protocol, pair[0].pattern, pair[-1].pattern)
-                  if len(pair) >= 2 else None)
+            eq = (
+                self.at_equal_load(wl, best.protocol, pair[0].pattern, pair[-1].pattern)
+                if len(pair) >= 2
+                else None
+            )
             if eq:
                 r, a, b, cmp_text, _ = eq
-                text += (f" At equal load (open loop, {u.rate(r)} req/s offered to each): "
-                         f"{server(a.pattern)} vs {server(b.pattern)} p99 {cmp_text}.")
+                text += (
+                    f" At equal load (open loop, {u.rate(r)} req/s offered to each): "
+                    f"{server(a.pattern)} vs {server(b.pattern)} p99 {cmp_text}."
+                )
             else:
-                text += f" No {wl} sweep has both patterns, so this is not a comparison at equal load."
+                text += (
+                    f" No {wl} sweep has both patterns, so this is not a comparison at equal load."
+                )
         self.say(7, text)
         if base is not None and base.latency("p50") and wl in ("tiny",) and best.latency("p50"):
-            one = [c for c in self.groups.get((wl, best.protocol), []) if c.connections == 1 and c.latency("p50")
-                   and not c.generator_bound]
+            one = [
+                c
+                for c in self.groups.get((wl, best.protocol), [])
+                if c.connections == 1 and c.latency("p50") and not c.generator_bound
+            ]
             if one:
                 fastest = min(one, key=lambda c: c.latency("p50"))
                 self.say(
-                    8, f"**Loopback floor:** the blocking ping-pong baseline has p50 "
+                    8,
+                    f"**Loopback floor:** the blocking ping-pong baseline has p50 "
                     f"{said(base.measure('p50'), u.latency)} and p99 {said(base.measure('p99'), u.latency)}; at 1 "
                     f"connection the fastest pattern, {server(fastest.pattern)}, adds "
                     f"{u.latency(max(0.0, fastest.latency('p50') - base.latency('p50')))} "
-                    f"to the p50 ({said(fastest.measure('p50'), u.latency)}).")
+                    f"to the p50 ({said(fastest.measure('p50'), u.latency)}).",
+                )
 
     HOW_ISOLATED = {
         "thread-per-conn": "a connection's sleep blocks only its own thread",
@@ -171,10 +230,15 @@ class ReadingSections:
         from the open-loop sweep, pattern against pattern at the same offered rate, by
         the noise rule; the closed-loop figures follow, labelled."""
         others = [c for c in by_p99 if c is not single]
-        closed = ", ".join(f"{said(c.measure('p99'), u.latency)} for {c.pattern} "
-                           f"({u.ratio(u.times(single.latency('p99'), c.latency('p99')))})" for c in others)
-        closed_text = (f"{label}, {f} connections: server-single's p99 is {said(single.measure('p99'), u.latency)} "
-                       f"vs {closed}{aside}")
+        closed = ", ".join(
+            f"{said(c.measure('p99'), u.latency)} for {c.pattern} "
+            f"({u.ratio(u.times(single.latency('p99'), c.latency('p99')))})"
+            for c in others
+        )
+        closed_text = (
+            f"{label}, {f} connections: server-single's p99 is {said(single.measure('p99'), u.latency)} "
+            f"vs {closed}{aside}"
+        )
         sweep = self.sweep_cases("blocking-tail", single.protocol)
         pairs = []
         for c in others:
@@ -182,33 +246,56 @@ class ReadingSections:
             if eq:
                 pairs.append((c.pattern, eq))
         if not pairs:
-            why = ("no blocking-tail sweep in this run" if not sweep
-                   else "the blocking-tail sweep has no rate both patterns ran without the generator limiting")
-            self.say(0, f"**Blocking tail ({closed_text}).** Not compared at equal load ({why}): in a closed "
-                        "loop the slower pattern has the higher latency by construction, so this is no evidence "
-                        "of head-of-line blocking on its own.")
+            why = (
+                "no blocking-tail sweep in this run"
+                if not sweep
+                else "the blocking-tail sweep has no rate both patterns ran without the generator limiting"
+            )
+            self.say(
+                0,
+                f"**Blocking tail ({closed_text}).** Not compared at equal load ({why}): in a closed "
+                "loop the slower pattern has the higher latency by construction, so this is no evidence "
+                "of head-of-line blocking on its own.",
+            )
             return
         by_rate: dict = {}
         higher = []
         for p, (r, a, b, _, d) in pairs:
             if d is not None and d.differ:
-                how = f"{u.ratio(u.times(max(a.c('p99_us'), b.c('p99_us')), min(a.c('p99_us'), b.c('p99_us'))))} " \
-                      + ("lower" if d.sign < 0 else "higher")
+                how = (
+                    f"{u.ratio(u.times(max(a.c('p99_us'), b.c('p99_us')), min(a.c('p99_us'), b.c('p99_us'))))} "
+                    + ("lower" if d.sign < 0 else "higher")
+                )
             else:
-                how = "no measurable difference" + (", ranges overlap" if d is not None and d.tested else "")
-            by_rate.setdefault(r, (a, []))[1].append(f"server-{p} {said(b.measure('p99'), u.latency)} ({how})")
-            if d is not None and d.differ and d.sign < 0:   # single (a) above the other (b)
+                how = "no measurable difference" + (
+                    ", ranges overlap" if d is not None and d.tested else ""
+                )
+            by_rate.setdefault(r, (a, []))[1].append(
+                f"server-{p} {said(b.measure('p99'), u.latency)} ({how})"
+            )
+            if d is not None and d.differ and d.sign < 0:  # single (a) above the other (b)
                 higher.append(p)
-        parts = [f"at {u.rate(r)} req/s offered to each, server-single {said(a.measure('p99'), u.latency)} vs "
-                 + ", ".join(others_text) for r, (a, others_text) in sorted(by_rate.items(), key=lambda kv: -kv[0])]
-        text = "**Head-of-line blocking (blocking-tail, open loop, p99 at equal offered load):** " + "; ".join(parts) + "."
+        parts = [
+            f"at {u.rate(r)} req/s offered to each, server-single {said(a.measure('p99'), u.latency)} vs "
+            + ", ".join(others_text)
+            for r, (a, others_text) in sorted(by_rate.items(), key=lambda kv: -kv[0])
+        ]
+        text = (
+            "**Head-of-line blocking (blocking-tail, open loop, p99 at equal offered load):** "
+            + "; ".join(parts)
+            + "."
+        )
         if higher:
             how = self.HOW_ISOLATED.get(higher[0])
-            text += (" Each slow request sleeps on the only event loop, and every other connection's reply "
-                     "waits behind it" + (f"; in server-{higher[0]} {how}." if how else "."))
+            text += (
+                " Each slow request sleeps on the only event loop, and every other connection's reply "
+                "waits behind it" + (f"; in server-{higher[0]} {how}." if how else ".")
+            )
         else:
-            text += (" No pattern's p99 is measurably below server-single's at the same rate: this run does not "
-                     "show head-of-line blocking beyond the noise.")
+            text += (
+                " No pattern's p99 is measurably below server-single's at the same rate: this run does not "
+                "show head-of-line blocking beyond the noise."
+            )
         text += f" ({closed_text[0].upper()}{closed_text[1:]}.)"
         self.say(0, text)
 
@@ -226,37 +313,53 @@ class ReadingSections:
                     for kind in pt.case.verdict_counts() if pt.case else {}:
                         if kind in ("generator-late", "generator-busy"):
                             kinds.setdefault(kind, []).append(u.rate(pt.rate))
-                what = " and ".join(f"{VERDICT_TEXT[kind]} at {', '.join(r)} req/s" for kind, r in kinds.items())
+                what = " and ".join(
+                    f"{VERDICT_TEXT[kind]} at {', '.join(r)} req/s" for kind, r in kinds.items()
+                )
                 t += f" ({what}: the generator, not the server, stopped the sweep)" if what else ""
             elif k.lower_bound:
                 t += " (the highest rate tried)"
             parts.append(t)
         for k in none:
             lowest = k.points[0]
-            parts.append(f"{server(k.pattern)} none (p99 {u.latency(lowest.p99)} already at "
-                         f"{u.rate(lowest.rate)} req/s)")
-        text = f"**Knees, {wl} open loop (p99 ≤ {u.latency(objective)}):** " + "; ".join(parts) + "."
+            parts.append(
+                f"{server(k.pattern)} none (p99 {u.latency(lowest.p99)} already at "
+                f"{u.rate(lowest.rate)} req/s)"
+            )
+        text = (
+            f"**Knees, {wl} open loop (p99 ≤ {u.latency(objective)}):** " + "; ".join(parts) + "."
+        )
         same = [k for k in ks if k.rate == ks[0].rate] if ks else []
         if len(same) > 1 and len(same) == len(ks):
-            text += " The knees are at the same offered rate: the sweep's steps do not separate them."
+            text += (
+                " The knees are at the same offered rate: the sweep's steps do not separate them."
+            )
         self.say(3, text)
 
     def read_fairness(self):
         why = {
             "reuseport": "the kernel hashes each connection to one listener: even on average, lumpy in "
-                         "small numbers, and blind to how busy each loop is",
+            "small numbers, and blind to how busy each loop is",
             "multi-accept": "EPOLLEXCLUSIVE wakes one waiting loop, in practice the one that waited "
-                            "last, so accepts crowd onto few threads",
+            "last, so accepts crowd onto few threads",
             "reactor-pool": "the acceptor hands connections out round-robin",
             "worker-queue": "workers take requests from one queue, so work goes to whoever is free",
         }
         parts, even = [], []
         for p in self.patterns:
             cs = [c for c in self.run.of_kind("matrix") if c.pattern == p and len(c.threads()) > 1]
-            js = [(c.fairness("jain_accepts")[0], c) for c in cs if c.fairness("jain_accepts")[0] is not None
-                  and (c.connections or 0) > 1 and len(thread_values(c.threads(), "accepted")) > 1]
-            jr = [(c.fairness("jain_requests")[0], c) for c in cs if c.fairness("jain_requests")[0] is not None
-                  and (c.connections or 0) > 1]
+            js = [
+                (c.fairness("jain_accepts")[0], c)
+                for c in cs
+                if c.fairness("jain_accepts")[0] is not None
+                and (c.connections or 0) > 1
+                and len(thread_values(c.threads(), "accepted")) > 1
+            ]
+            jr = [
+                (c.fairness("jain_requests")[0], c)
+                for c in cs
+                if c.fairness("jain_requests")[0] is not None and (c.connections or 0) > 1
+            ]
             if not js and not jr:
                 continue
             if min(j for j, _ in js + jr) >= 0.99:
@@ -265,11 +368,15 @@ class ReadingSections:
             text = f"{server(p)}"
             if jr:
                 j, c = min(jr, key=lambda t: t[0])
-                text += f" requests Jain {u.index(j)} at worst ({c.workload}, {c.connections} conns)"
+                text += (
+                    f" requests Jain {u.index(j)} at worst ({c.workload}, {c.connections} conns)"
+                )
             if js:
                 j, c = min(js, key=lambda t: t[0])
-                text += (f"{',' if jr else ''} accepts Jain {u.index(j)}"
-                         f" (max/min {u.plain(c.fairness('maxmin_accepts')[0])}, {c.workload}, {c.connections} conns)")
+                text += (
+                    f"{',' if jr else ''} accepts Jain {u.index(j)}"
+                    f" (max/min {u.plain(c.fairness('maxmin_accepts')[0])}, {c.workload}, {c.connections} conns)"
+                )
             if p in why:
                 text += f": {why[p]}"
             parts.append(text)
