@@ -110,40 +110,37 @@ private:
         bool operator>(const Due& o) const { return when > o.when; }
     };
 
-    // Loop plumbing.
+    // The loop (worker.cpp).
     int poll_once(int64_t now);  // the events handled
-    void on_event(Conn& c, uint32_t mask);
-    void on_connected(Conn& c, int64_t now);
-    void on_readable(Conn& c);
-    // recv_delay_ns: the read's generator receive delay, -1 when unknown.
-    void parse(Conn& c, const uint8_t* data, size_t len, int64_t now, int64_t recv_delay_ns);
-    void revive(Conn& c, int64_t now);  // reopen a closed keep-alive connection when due
     void open_window(int64_t now);
     void close_window();
     void finish();
-    void flush(Conn& c);
-    void set_interest(Conn& c, uint32_t mask);
     void housekeeping(int64_t now);
     void arm_timer(int64_t when, int64_t now);
+    bool bringup_pending() const;  // start barrier
+    void abandon_bringup(Conn& c);
 
-    // Connections.
+    // Connections and replies (worker_conn.cpp).
     void open(Conn& c, int64_t now);
+    void on_connected(Conn& c, int64_t now);
+    void revive(Conn& c, int64_t now);  // reopen a closed keep-alive connection when due
     void close_conn(Conn& c, bool reset);
     void fail(Conn& c, ErrorClass e, const std::string& detail);
     void snapshot_tcp(Conn& c);
     void count_tcp(Conn& c);
+    void set_interest(Conn& c, uint32_t mask);
+    void on_event(Conn& c, uint32_t mask);
+    void on_readable(Conn& c);
+    // recv_delay_ns: the read's generator receive delay, -1 when unknown.
+    void parse(Conn& c, const uint8_t* data, size_t len, int64_t now, int64_t recv_delay_ns);
+    void complete(Conn& c, int64_t now, int64_t recv_delay_ns);
 
-    // Requests.
+    // Sending requests (worker_send.cpp).
     bool can_send(const Conn& c) const;
     void start_request(Conn& c, int64_t intended, int64_t now);
-    void write_request(Conn& c, const InFlight& f);
-    void complete(Conn& c, int64_t now, int64_t recv_delay_ns);
+    void write_request(Conn& c, const InFlight& f);  // per config_.write_mode
+    void flush(Conn& c);
     void top_up(Conn& c, int64_t now);  // closed loop: refill the pipeline
-    void after_reply(Conn& c, int64_t now);
-
-    // Start barrier.
-    bool bringup_pending() const;
-    void abandon_bringup(Conn& c);
 
     // Open-loop plan (worker_plan.cpp).
     void start_plan(int64_t now);
