@@ -1,6 +1,8 @@
 // The load generator against real servers (tagged [integration]) and against a
-// deliberately broken one written here, plus the pure pieces it is built from
-// (reply parsers, options, the JSON record). Every run is short and bounded.
+// deliberately broken one (loadgen_test_support.hpp), plus the pure pieces it is
+// built from (reply parsers, options, the JSON record). The start barrier, unsent
+// requests, receive delay and busy polling are in test_loadgen_barrier.cpp. Every
+// run is short and bounded.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -15,7 +17,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <future>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "client.hpp"
 #include "frame.hpp"
 #include "loadgen.hpp"
+#include "loadgen_test_support.hpp"
 #include "reply_parser.hpp"
 #include "server_process.hpp"
 #include "socket.hpp"
@@ -31,6 +33,7 @@ extern char** environ;
 
 using namespace std::chrono_literals;
 namespace lg = pb::loadgen;
+using namespace pbtest::loadgen_test;
 
 namespace {
 
@@ -47,113 +50,6 @@ constexpr bool kSanitized = false;
 #else
 constexpr bool kSanitized = false;
 #endif
-
-lg::Result run_loadgen(uint16_t port, std::vector<std::string> args) {
-    args.insert(args.begin(), "127.0.0.1:" + std::to_string(port));
-    return lg::run(lg::parse_args(args));
-}
-
-std::string describe(const lg::Result& r) {
-    return lg::format_summary(r);
-}
-
-// How FaultyFrameServer's acceptor lets connections in. The kernel completes
-// every handshake before accept(), so a connection it has not reached looks
-// connected to the client.
-struct Accepting {
-    int limit = 0;        // > 0: accept only this many; the rest wait unanswered
-    int pause_after = 0;  // > 0: after this many, pause once for `pause`
-    std::chrono::milliseconds pause{0};
-};
-
-// A frame server on 127.0.0.1:0, one blocking thread per connection, that
-// breaks every `every`-th reply on purpose: the load generator must notice.
-class FaultyFrameServer {
-public:
-    enum class Fault { kNone, kWrongByte, kWrongId };
-
-    explicit FaultyFrameServer(Fault fault, int every = 10, Accepting accepting = {})
-        : fault_(fault), every_(every), accepting_(accepting) {
-        listener_ = pb::listen_tcp({"127.0.0.1", 0, 128, false, false});
-        port_ = pb::local_port(listener_.get());
-        acceptor_ = std::thread([this] { accept_loop(); });
-    }
-    ~FaultyFrameServer() {
-        stopping_ = true;
-        ::shutdown(listener_.get(), SHUT_RDWR);
-        acceptor_.join();
-        std::lock_guard lock(mutex_);
-        for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
-        for (auto& t : threads_) t.join();
-    }
-    uint16_t port() const { return port_; }
-
-private:
-    void accept_loop() {
-        for (int accepted = 0; !stopping_; ++accepted) {
-            if (accepting_.limit > 0 && accepted == accepting_.limit) return;
-            if (accepting_.pause_after > 0 && accepted == accepting_.pause_after)
-                std::this_thread::sleep_for(accepting_.pause);
-            pb::AcceptResult a = pb::accept_connection(listener_.get(), false);
-            if (a.status == pb::AcceptStatus::kShutdown || a.status == pb::AcceptStatus::kFatal)
-                return;
-            if (a.status != pb::AcceptStatus::kOk) continue;
-            std::lock_guard lock(mutex_);
-            fds_.push_back(a.fd.get());
-            threads_.emplace_back([this, fd = std::move(a.fd)]() mutable { serve(std::move(fd)); });
-        }
-    }
-
-    static bool read_exact(int fd, uint8_t* p, size_t n) {
-        while (n > 0) {
-            ssize_t r = ::read(fd, p, n);
-            if (r <= 0) return false;
-            p += r;
-            n -= static_cast<size_t>(r);
-        }
-        return true;
-    }
-
-    void serve(pb::UniqueFd fd) {
-        uint8_t header[pb::frame::kRequestHeaderSize];
-        std::vector<uint8_t> body, reply;
-        for (uint64_t n = 1;; ++n) {
-            if (!read_exact(fd.get(), header, sizeof header)) break;
-            pb::frame::RequestHeader h;
-            if (pb::frame::decode_request_header(header, pb::frame::kDefaultMaxFrame, h) !=
-                pb::frame::HeaderError::kNone)
-                break;
-            body.resize(h.body_len);
-            if (!read_exact(fd.get(), body.data(), body.size())) break;
-            bool broken = fault_ != Fault::kNone && n % static_cast<uint64_t>(every_) == 0;
-            uint64_t id = broken && fault_ == Fault::kWrongId ? h.id + 1 : h.id;
-            reply.resize(pb::frame::kReplyHeaderSize + h.reply_len);
-            pb::frame::encode_reply_header({h.reply_len, id}, reply.data());
-            pb::frame::fill_payload(h.id, 0, reply.data() + pb::frame::kReplyHeaderSize,
-                                    h.reply_len);
-            if (broken && fault_ == Fault::kWrongByte && h.reply_len > 0)
-                reply[pb::frame::kReplyHeaderSize + h.reply_len / 2] ^= 0x5A;
-            if (::send(fd.get(), reply.data(), reply.size(), MSG_NOSIGNAL) !=
-                static_cast<ssize_t>(reply.size()))
-                break;
-        }
-        // Leave the fd open until the destructor joins: it shuts fds down by number.
-        std::lock_guard lock(mutex_);
-        done_.push_back(std::move(fd));
-    }
-
-    Fault fault_;
-    int every_;
-    Accepting accepting_;
-    pb::UniqueFd listener_;
-    uint16_t port_ = 0;
-    std::atomic<bool> stopping_{false};
-    std::thread acceptor_;
-    std::mutex mutex_;
-    std::vector<int> fds_;
-    std::vector<std::thread> threads_;
-    std::vector<pb::UniqueFd> done_;
-};
 
 // Runs a binary to completion with stdout/stderr discarded; returns its exit code.
 int run_binary(const std::string& path, const std::vector<std::string>& args) {
@@ -626,160 +522,5 @@ TEST_CASE("loadgen and wrk agree on throughput within 15%", "[integration][loadg
         CHECK(ratios[1] >= 0.85);
         CHECK(ratios[1] <= 1.15);
     }
-    pbtest::stop_cleanly(server);
-}
-
-// ---- start barrier, unsent requests, receive delay, busy polling ---------------------------
-
-TEST_CASE("start barrier: thread-per-conn at 256 connections runs with all of them",
-          "[integration][loadgen][threaded]") {
-    // The kernel completes every handshake before accept(); the single acceptor
-    // competes with the busy connection threads and reaches the last connections
-    // late. Without the barrier the window ran with fewer connections (and their
-    // first requests timed out).
-    pbtest::ServerProcess server("server-thread-per-conn", {"--protocol", "frame"},
-                                 {.rlimit_nofile = 4096});
-    auto r = run_loadgen(server.port(), {"-c", "256", "-t", "2", "-d", "500ms", "--warmup", "100ms",
-                                         "--bringup-timeout", "20s"});
-    INFO(describe(r));
-    REQUIRE(r.bringup.has_value());
-    CHECK(r.bringup->connections == 256);
-    CHECK(r.bringup->up == 256);
-    CHECK(r.bringup->complete());
-    CHECK(r.stats.errors.total() == 0);
-    CHECK(r.stats.connects == 256);
-    CHECK(r.stats.tcp.connections == 256);
-    auto j = lg::to_json_value(r);
-    CHECK(j.at("bringup").at("up").as_int() == 256);
-    CHECK(j.at("bringup").at("complete").as_bool());
-    CHECK(lg::format_summary(r).find("256 of 256 connections up") != std::string::npos);
-    pbtest::stop_cleanly(server);
-}
-
-TEST_CASE("start barrier: the window starts after the acceptor reached every connection",
-          "[loadgen]") {
-    // The acceptor takes 2 connections, then stalls for 600 ms before the other 2.
-    // Without the barrier the window opened at once and the stalled connections'
-    // first measured requests waited the 600 ms (or the window ran without them).
-    FaultyFrameServer server(FaultyFrameServer::Fault::kNone, 10,
-                             {.pause_after = 2, .pause = 600ms});
-    auto r = run_loadgen(server.port(), {"-c", "4", "-t", "2", "-d", "300ms"});
-    INFO(describe(r));
-    REQUIRE(r.bringup.has_value());
-    CHECK(r.bringup->up == 4);
-    CHECK(r.bringup->seconds >= 0.55);
-    CHECK(r.stats.errors.total() == 0);
-    CHECK(r.stats.latency.max() < 300'000 * lg::kNsPerUs);
-    CHECK(r.stats.tcp.connections == 4);
-}
-
-TEST_CASE("start barrier: connections that never come up are left out, not errors", "[loadgen]") {
-    for (bool open : {false, true}) {
-        // Accepts 2 of 4 connections: the other 2 complete their handshake in the
-        // backlog and are never answered.
-        FaultyFrameServer server(FaultyFrameServer::Fault::kNone, 10, {.limit = 2});
-        std::vector<std::string> args{"-c",   "4", "-t", "2", "-d", "400ms", "--bringup-timeout",
-                                      "300ms"};
-        if (open) args.insert(args.end(), {"-R", "400"});
-        auto r = run_loadgen(server.port(), args);
-        INFO(describe(r));
-        REQUIRE(r.bringup.has_value());
-        CHECK(r.bringup->connections == 4);
-        CHECK(r.bringup->up == 2);
-        CHECK_FALSE(r.bringup->complete());
-        CHECK(r.bringup->seconds >= 0.29);
-        CHECK(r.stats.errors.total() == 0);  // not reply timeouts
-        CHECK(r.stats.requests > 0);
-        if (open) {
-            // The plan is spread over the connections that came up.
-            CHECK(r.achieved_rps() == Approx(400).epsilon(0.1));
-            CHECK(r.stats.unsent == 0);
-        }
-        CHECK_FALSE(lg::to_json_value(r).at("bringup").at("complete").as_bool());
-        CHECK(lg::format_summary(r).find("2 of 4 connections up") != std::string::npos);
-    }
-    // Connect-per-request has no barrier.
-    FaultyFrameServer server(FaultyFrameServer::Fault::kNone);
-    auto churn = run_loadgen(server.port(), {"-c", "1", "-d", "100ms", "--connect-per-request"});
-    CHECK_FALSE(churn.bringup.has_value());
-    CHECK(lg::to_json_value(churn).at("bringup").is_null());
-}
-
-TEST_CASE("open loop: planned requests never sent are in the corrected histogram",
-          "[integration][loadgen]") {
-    pbtest::ServerProcess server("server-single", {"--protocol", "frame"});
-    // The server freezes for the last third of the 1.5 s window and 0.5 s past
-    // it: the plan wants 1000 req/s, 4 connections at --pipeline 1 can have 4
-    // in flight, so most of what is due during the freeze is never sent.
-    auto pending = std::async(std::launch::async, [&] {
-        return run_loadgen(server.port(),
-                           {"-c", "4", "-R", "1000", "-d", "1500ms", "--timeout", "5s"});
-    });
-    std::this_thread::sleep_for(1s);
-    ::kill(server.pid(), SIGSTOP);
-    std::this_thread::sleep_for(1s);
-    ::kill(server.pid(), SIGCONT);
-    lg::Result r = pending.get();
-    INFO(describe(r));
-    const auto& s = r.stats;
-    CHECK(s.errors.total() == 0);
-    CHECK(s.dropped == 0);
-    CHECK(s.unsent > 100);
-    // The identity the record guarantees: every measured request answered, and
-    // every planned one never sent, is in the corrected histogram exactly once.
-    CHECK(s.latency.count() == static_cast<int64_t>(s.requests + s.unsent));
-    CHECK(s.uncorrected_latency.count() == static_cast<int64_t>(s.requests));
-    // And the plan is accounted for: 1500 due in the window (to a request per
-    // connection at the window's edges).
-    CHECK(s.sent + s.unsent >= 1496);
-    CHECK(s.sent + s.unsent <= 1504);
-    // The unsent waited from their intended time (0.0-0.5 s before the window's
-    // end) until the drain ended (after the server resumed, 0.5 s past the end).
-    CHECK(s.latency.max() >= 400'000 * lg::kNsPerUs);
-    auto j = lg::to_json_value(r);
-    CHECK(j.at("open_loop").at("unsent_recorded").as_bool());
-    CHECK(j.at("open_loop").at("unsent").as_int() == static_cast<int64_t>(s.unsent));
-    pbtest::stop_cleanly(server);
-}
-
-TEST_CASE("generator receive delay: kernel stamp to read, below the round trip",
-          "[integration][loadgen]") {
-    pbtest::ServerProcess server("server-single", {"--protocol", "frame"});
-    auto r = run_loadgen(server.port(), {"-c", "4", "-d", "500ms", "--sleep-us", "200"});
-    INFO(describe(r));
-    CHECK(r.stats.errors.total() == 0);
-    REQUIRE_FALSE(r.stats.recv_delay.empty());
-    CHECK(r.stats.recv_delay.count() == r.stats.latency.count());
-    CHECK(r.stats.recv_delay.value_at_percentile(50) < r.stats.latency.value_at_percentile(50));
-    CHECK(lg::to_json_value(r).at("generator").at("recv_delay_us").at("count").as_int() ==
-          r.stats.recv_delay.count());
-    CHECK(lg::format_summary(r).find("Generator receive delay") != std::string::npos);
-
-    auto off = run_loadgen(server.port(), {"-c", "1", "-d", "200ms", "--no-recv-timestamps"});
-    CHECK(off.stats.errors.total() == 0);
-    CHECK(off.stats.recv_delay.empty());
-    CHECK(lg::to_json_value(off).at("generator").at("recv_delay_us").is_null());
-    pbtest::stop_cleanly(server);
-}
-
-TEST_CASE("--busy-poll runs clean and its spinning is not counted as busy",
-          "[integration][loadgen]") {
-    pbtest::ServerProcess server("server-single", {"--protocol", "frame"});
-    auto closed = run_loadgen(server.port(), {"-c", "1", "-d", "400ms", "--busy-poll"});
-    INFO(describe(closed));
-    CHECK(closed.config.busy_poll);
-    CHECK(closed.stats.errors.total() == 0);
-    CHECK(closed.stats.requests > 100);
-    auto open = run_loadgen(server.port(), {"-c", "2", "-d", "400ms", "-R", "1000", "--busy-poll"});
-    INFO(describe(open));
-    CHECK(open.stats.errors.total() == 0);
-    CHECK(open.achieved_rps() == Approx(1000).epsilon(0.05));
-    // It spins: 400 requests cost a sleeping generator about 4 ms of CPU, a
-    // spinning one most of the window (at least a third of it even when two other
-    // processes share its CPU)...
-    CHECK(open.stats.generator_cpu_seconds > 0.05);
-    // ...and the spinning is not counted as busy.
-    CHECK_FALSE(open.generator_bound());
-    CHECK(lg::to_json_value(open).at("config").at("busy_poll").as_bool());
     pbtest::stop_cleanly(server);
 }
