@@ -48,8 +48,8 @@ TEST_CASE("a failed setsockopt on an accepted connection closes that connection 
     INFO(binary);
     constexpr uint64_t kConnections = 8;
     TempPath stats_path;
-    ServerProcess server(binary, {"--fail-setsockopt-every", "2", "--threads", "2",
-                                  "--stats-file", stats_path.str()});
+    ServerProcess server(binary, {"--fail-setsockopt-every", "2", "--threads", "2", "--stats-file",
+                                  stats_path.str()});
     FaultRun run("sockopt_failure", server);
 
     // One connection at a time, each answered or refused before the next one

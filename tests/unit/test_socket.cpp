@@ -38,8 +38,7 @@ TEST_CASE("accept classifies an empty queue as retry", "[unit][socket]") {
     CHECK(r.fd.valid());
 }
 
-TEST_CASE("best-effort socket options return false and keep errno, never throw",
-          "[unit][socket]") {
+TEST_CASE("best-effort socket options return false and keep errno, never throw", "[unit][socket]") {
     auto listener = pb::listen_tcp({});
     auto client = pb::connect_tcp("127.0.0.1", pb::local_port(listener.get()));
     int fd = client.get();
