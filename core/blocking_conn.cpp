@@ -15,6 +15,7 @@
 #include "accepted_socket.hpp"
 #include "buffer.hpp"
 #include "request.hpp"
+#include "shutdown.hpp"
 #include "socket.hpp"
 
 namespace pb {
@@ -267,6 +268,46 @@ UniqueFd accept_blocking(int listen_fd, bool nonblocking, ThreadStats& stats) {
             case AcceptStatus::kRetry:  // EAGAIN: a non-blocking listener; do not spin
             case AcceptStatus::kFatal:
                 std::this_thread::sleep_for(kAcceptPause);
+                break;
+        }
+    }
+}
+
+namespace {
+
+// Sleeps in poll() on `signals` and, unless it is -1, on `listen_fd`, for up
+// to `timeout_ms` (-1: no limit), and handles any signal that arrived.
+void wait_accept_or_signal(int listen_fd, ShutdownSignal& signals, int timeout_ms) {
+    pollfd fds[2] = {{signals.fd(), POLLIN, 0}, {listen_fd, POLLIN, 0}};
+    int n = ::poll(fds, listen_fd < 0 ? 1 : 2, timeout_ms);
+    if (n > 0 && fds[0].revents != 0) signals.dispatch();
+}
+
+}  // namespace
+
+UniqueFd accept_or_signal(int listen_fd, ShutdownSignal& signals, ThreadStats& stats) {
+    for (;;) {
+        // Poll first, every time: under a stream of connections accept() would
+        // never come back empty, and a signal would wait behind all of them.
+        wait_accept_or_signal(listen_fd, signals, -1);
+        AcceptResult r = accept_connection(listen_fd, false);
+        switch (r.status) {
+            case AcceptStatus::kOk:
+                ++stats.accepted;
+                return std::move(r.fd);
+            case AcceptStatus::kIgnore:
+                stats.count(ErrorKind::kAcceptAborted);
+                break;
+            case AcceptStatus::kFdLimit:
+                stats.count(ErrorKind::kAcceptFdLimit);
+                wait_accept_or_signal(-1, signals, static_cast<int>(kAcceptPause.count()));
+                break;
+            case AcceptStatus::kShutdown:
+                return UniqueFd();
+            case AcceptStatus::kRetry:  // woken by a signal, or the connection died
+                break;
+            case AcceptStatus::kFatal:
+                wait_accept_or_signal(-1, signals, static_cast<int>(kAcceptPause.count()));
                 break;
         }
     }

@@ -18,6 +18,8 @@
 
 namespace pb {
 
+class ShutdownSignal;
+
 // Raised once, at shutdown, from any thread. Its descriptor then stays readable
 // for good (it is never drained), so every thread blocked in poll() on it
 // wakes at once, and so does every thread that polls it later.
@@ -55,6 +57,15 @@ void serve_blocking(int fd, const ServerOptions& options, const DrainSignal& dra
 // (pause-and-retry: the reserve-fd trick is unsafe when other threads open
 // descriptors too).
 UniqueFd accept_blocking(int listen_fd, bool nonblocking, ThreadStats& stats);
+
+// For an acceptor that also takes the process's signals (thread-per-conn's
+// main thread), so they cost no thread of their own: like accept_blocking(),
+// but `listen_fd` is non-blocking and the thread sleeps in poll() on it and on
+// `signals` together. A signal is handled here, on this thread
+// (signals.dispatch()), before the next connection is taken, even under a
+// stream of connections; one whose on_signal calls stop_accepting() makes
+// this return an invalid fd.
+UniqueFd accept_or_signal(int listen_fd, ShutdownSignal& signals, ThreadStats& stats);
 
 // Any thread. Wakes every thread blocked in accept() on `listen_fd`, now and
 // later, with EINVAL; connections still in the backlog are reset. Linux only:

@@ -127,7 +127,7 @@ size_t add_stats_group(const std::string& role);
 // write_snapshot() from then on. Throws std::system_error on failure.
 void open_snapshot_file(const std::string& path);
 
-// Any thread (the ShutdownSignal thread on SIGUSR1). Appends one line to the
+// Any thread (the one taking signals, on SIGUSR1). Appends one line to the
 // snapshot file with a single write(2) on an O_APPEND descriptor; does nothing
 // before open_snapshot_file(). The line:
 //   {"seq", "t_ns" (CLOCK_MONOTONIC), "utime_us", "stime_us", "nvcsw",

@@ -1,8 +1,8 @@
 // server-multi-accept: multiple acceptor threads on a single listening socket.
 //
-//                    ┌─> loop thread 0: epoll ─> accept | read → parse → work → write
+//                    ┌─> main thread (loop 0): epoll ─> accept | read → parse → work → write
 //   one listen fd ───┼─> loop thread 1: epoll ─> accept | read → parse → work → write
-//                    └─> ...   (every loop waits on the same listener)
+//                    └─> ...   (every loop waits on the same listener; loop 0 takes the signals)
 //   --accept-mode blocking:  acceptor thread i: accept() ─post(adopt)─> loop thread i
 //
 // exclusive (default): EPOLLEXCLUSIVE wakes one waiting loop per connection,
@@ -98,7 +98,8 @@ int run(int argc, char** argv) {
             t.reactor.listen_on(listener.get(), flags, pb::Reactor::FdLimitPolicy::kPause);
         }
     }
-    pb::ShutdownSignal shutdown([&] {
+    // Loop 0 takes the signals and tells every loop, itself included.
+    pb::ShutdownSignal shutdown(loops[0]->loop, [&] {
         if (blocking) {
             pb::stop_accepting(listener.get());  // each acceptor then drains its loop
             return;
@@ -108,20 +109,22 @@ int run(int argc, char** argv) {
     });
     pb::announce_listening(options, pb::local_port(listener.get()));
 
-    // Spawn: one thread per loop, plus one acceptor per loop in blocking mode.
-    for (auto& t : loops) {
-        t->thread = std::thread([&t = *t] { t.loop.run(); });
+    // Spawn: a thread for every loop but loop 0, which this thread runs, plus
+    // one acceptor per loop in blocking mode.
+    for (size_t i = 0; i < loops.size(); ++i) {
+        auto& t = *loops[i];
+        if (i > 0) t.thread = std::thread([&t] { t.loop.run(); });
         if (blocking)
-            t->acceptor = std::thread(accept_into, std::ref(*t), listener.get(),
-                                      std::cref(options));
+            t.acceptor = std::thread(accept_into, std::ref(t), listener.get(), std::cref(options));
     }
     uint64_t peak_threads = pb::current_thread_count();
 
-    // Run: the loops serve until SIGTERM drains them; this thread only waits.
+    // Run: loop 0 here, the others on their threads, until SIGTERM drains them.
+    loops[0]->loop.run();
     std::vector<pb::ThreadStats> stats;
     for (auto& t : loops) {
         if (t->acceptor.joinable()) t->acceptor.join();
-        t->thread.join();
+        if (t->thread.joinable()) t->thread.join();
         stats.push_back(t->stats);
         if (blocking) stats.push_back(t->acceptor_stats);
     }

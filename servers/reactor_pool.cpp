@@ -72,7 +72,7 @@ int run(int argc, char** argv) {
     });
     // The readers' shutdown is posted by the acceptor once it stopped
     // accepting, so it queues behind every hand-off already posted.
-    pb::ShutdownSignal shutdown([&] {
+    pb::ShutdownSignal shutdown(acceptor.loop, [&] {
         acceptor.loop.post([&] {
             acceptor.reactor.begin_shutdown([&] {
                 for (auto& t : readers)
@@ -89,7 +89,8 @@ int run(int argc, char** argv) {
     for (auto& t : readers) t->thread = std::thread([&t = *t] { t.loop.run(); });
     uint64_t peak_threads = pb::current_thread_count();
 
-    // Run: this thread accepts until SIGTERM; then the readers drain.
+    // Run: this thread accepts, and takes the signals, until SIGTERM; then the
+    // readers drain.
     acceptor.loop.run();
     std::vector<pb::ThreadStats> stats{acceptor.stats};
     for (auto& t : readers) {

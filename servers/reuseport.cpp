@@ -1,9 +1,9 @@
 // server-reuseport: multiple listeners, acceptors and readers (socket sharding).
 //
-//   loop thread 0:  listen fd 0 ─┐
-//   loop thread 1:  listen fd 1 ─┼─> own epoll ─> accept | read → parse → work → write
-//   ...             (N SO_REUSEPORT listeners bound to one port, one per loop)
-//   main thread:    waits for the loops to drain, joins them
+//   main thread (loop 0): listen fd 0 ─┐
+//   loop thread 1:        listen fd 1 ─┼─> own epoll ─> accept | read → parse → work → write
+//   ...                   (N SO_REUSEPORT listeners bound to one port, one per loop;
+//                          loop 0 also takes the signals)
 //
 // The kernel hashes each new connection's 4-tuple to one listener, so the loops
 // accept in parallel with no shared queue, no lock and no herd. Costs: the hash
@@ -55,20 +55,23 @@ int run(int argc, char** argv) {
         port = pb::local_port(t.listener.get());
         t.reactor.listen_on(t.listener.get(), 0, pb::Reactor::FdLimitPolicy::kPause);
     }
-    pb::ShutdownSignal shutdown([&] {
+    // Loop 0 takes the signals and tells every loop, itself included.
+    pb::ShutdownSignal shutdown(loops[0]->loop, [&] {
         for (auto& t : loops)
             t->loop.post([&t = *t] { t.reactor.begin_shutdown([&t] { t.loop.stop(); }); });
     });
     pb::announce_listening(options, port);
 
-    // Spawn: one thread per loop.
-    for (auto& t : loops) t->thread = std::thread([&t = *t] { t.loop.run(); });
+    // Spawn: a thread for every loop but loop 0, which this thread runs.
+    for (size_t i = 1; i < loops.size(); ++i)
+        loops[i]->thread = std::thread([&t = *loops[i]] { t.loop.run(); });
     uint64_t peak_threads = pb::current_thread_count();
 
-    // Run: the loops serve until SIGTERM drains them; this thread only waits.
+    // Run: loop 0 here, the others on their threads, until SIGTERM drains them.
+    loops[0]->loop.run();
     std::vector<pb::ThreadStats> stats;
     for (auto& t : loops) {
-        t->thread.join();
+        if (t->thread.joinable()) t->thread.join();
         stats.push_back(t->stats);
     }
 

@@ -30,14 +30,14 @@ int run(int argc, char** argv) {
     pb::ThreadStats stats;
     pb::StatsRegistration registered(stats);
     pb::Reactor reactor(loop, options, stats);
-    pb::ShutdownSignal shutdown([&] {
-        loop.post([&] { reactor.begin_shutdown([&] { loop.stop(); }); });
-    });
+    pb::ShutdownSignal shutdown(
+        loop, [&] { loop.post([&] { reactor.begin_shutdown([&] { loop.stop(); }); }); });
     pb::UniqueFd listener = pb::listen_tcp({options.host, options.port, options.backlog});
     reactor.listen_on(listener.get(), 0, pb::Reactor::FdLimitPolicy::kReserveFd);
     pb::announce_listening(options, pb::local_port(listener.get()));
 
-    // Run: everything happens on this thread until SIGTERM drains the loop.
+    // Run: everything happens on this thread, signals included, until SIGTERM
+    // drains the loop.
     loop.run();
 
     // Shut down.

@@ -1,6 +1,6 @@
 // server-thread-per-conn: a single listener/acceptor, a thread per connection.
 //
-//   main thread: blocking accept() ─spawn─> connection thread: blocking read → parse → work → write
+//   main thread: poll() → accept() ─spawn─> connection thread: blocking read → parse → work → write
 //                                  ─spawn─> connection thread: ...
 //                                  (one thread and one stack per open connection,
 //                                   up to --max-threads; joined as they finish)
@@ -108,10 +108,10 @@ int run(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     pb::finish_server_options(options);
 
-    // Listen: a blocking socket, so the main thread sleeps in accept().
-    pb::UniqueFd listener = pb::listen_tcp(
-        {.host = options.host, .port = options.port, .backlog = options.backlog,
-         .nonblocking = false});
+    // Listen: the main thread sleeps in poll() on the listener and the signals
+    // together, so it is the only thread besides the connections'.
+    pb::UniqueFd listener =
+        pb::listen_tcp({.host = options.host, .port = options.port, .backlog = options.backlog});
     pb::DrainSignal drain;
     pb::ShutdownSignal shutdown([&] {
         drain.raise();  // idle connection threads close, busy ones finish first
@@ -132,7 +132,7 @@ int run(int argc, char** argv) {
     // Run: accept, and spawn a thread per connection, until SIGTERM.
     uint64_t base_threads = pb::current_thread_count();
     size_t creations = 0;  // for --fail-thread-create-every
-    while (pb::UniqueFd fd = pb::accept_blocking(listener.get(), false, acceptor)) {
+    while (pb::UniqueFd fd = pb::accept_or_signal(listener.get(), shutdown, acceptor)) {
         join_exited(connections);
         std::lock_guard lock(connections.mutex);
         if (connections.live >= max_threads) {

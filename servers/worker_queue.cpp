@@ -131,9 +131,8 @@ int run(int argc, char** argv) {
     reactor.set_dispatcher([&](pb::Reactor::ConnRef conn, const pb::Request& request) {
         return queue.try_push({conn, request});
     });
-    pb::ShutdownSignal shutdown([&] {
-        loop.post([&] { reactor.begin_shutdown([&] { loop.stop(); }); });
-    });
+    pb::ShutdownSignal shutdown(
+        loop, [&] { loop.post([&] { reactor.begin_shutdown([&] { loop.stop(); }); }); });
     pb::UniqueFd listener = pb::listen_tcp({options.host, options.port, options.backlog});
     reactor.listen_on(listener.get(), 0, pb::Reactor::FdLimitPolicy::kReserveFd);
     pb::announce_listening(options, pb::local_port(listener.get()));
@@ -144,7 +143,8 @@ int run(int argc, char** argv) {
         workers.emplace_back(work, std::ref(queue), std::ref(loop), std::ref(reactor), std::ref(s));
     uint64_t peak_threads = pb::current_thread_count();
 
-    // Run: this thread does all the I/O until SIGTERM drains the loop. The
+    // Run: this thread does all the I/O, and takes the signals, until SIGTERM
+    // drains the loop. The
     // workers keep serving meanwhile, so a full queue empties and every
     // request in flight gets its reply.
     loop.run();

@@ -274,7 +274,7 @@ TEST_CASE("server-thread-per-conn: threads follow connections up to --max-thread
     }
     std::this_thread::sleep_for(100ms);
     size_t base = server.threads();
-    REQUIRE(base >= 2);  // main (acceptor) + signal waiter
+    REQUIRE(base >= 1);  // main (acceptor, also takes the signals); TSan adds its own
 
     std::vector<pb::UniqueFd> conns;
     for (uint64_t i = 0; i < 3; ++i) {
@@ -316,7 +316,7 @@ TEST_CASE("server-thread-per-conn: threads follow connections up to --max-thread
     CHECK(stats.threads[1].role == "connection");
     CHECK(stats.total.n["thread_cap"] == 2);
     CHECK(stats.threads[0].n["peak_connections"] == 4);
-    CHECK(stats.peak_threads >= 6);
+    CHECK(stats.peak_threads >= 5);  // the acceptor + 4 connection threads
     CHECK(stats.total.n["requests"] == 1 + 3 + 1 + 4);
     CHECK(stats.total.n["accepted"] == 1 + 3 + 3);
 }

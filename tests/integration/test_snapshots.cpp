@@ -117,7 +117,7 @@ void check_shape(const Json& snap) {
                                            "maxrss_kb", "threads_now", "requests", "accepted",
                                            "per_thread"});
     CHECK(field(snap, "maxrss_kb") > 0);
-    CHECK(field(snap, "threads_now") >= 2);  // the server and its signal thread, at least
+    CHECK(field(snap, "threads_now") >= 1);  // signals are taken in a loop: no thread of their own
     uint64_t requests = 0, accepted = 0;
     std::set<int64_t> ids;
     for (const auto& t : snap.at("per_thread").as_array()) {
