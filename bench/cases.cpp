@@ -202,7 +202,7 @@ std::vector<CaseSpec> pattern_cases(const Plan& plan) {
 std::vector<CaseSpec> nagle_cases() {
     std::vector<CaseSpec> out;
     // The cases that stall run ~45 ms per exchange: 8 connections in parallel
-    // give 2 s * 8 / 45 ms = ~350 exchanges, over the 200 the issue asks for.
+    // give 2 s * 8 / 45 ms = ~350 exchanges, over the 200 a p99 needs.
     for (bool client : {false, true})
         for (bool server : {true, false})
             for (auto mode : {loadgen::WriteMode::kSingle, loadgen::WriteMode::kSplit,

@@ -86,7 +86,7 @@ TEST_CASE("every listed pattern gets its threads from the placement", "[bench]")
 }
 
 TEST_CASE("profiles fit their time budgets", "[bench]") {
-    // Planned time (warm-up + window + measured start/stop overhead); the issue's
+    // Planned time (warm-up + window + measured start/stop overhead); the
     // budgets leave room for the report and for past-the-knee sweep drains.
     auto planned = [](const std::string& profile) {
         double s = 0;

@@ -1,6 +1,5 @@
 // Fault tests, transport level: what real clients and attackers do to a TCP
-// server, run against every pattern (DESIGN.md "Faults and bad input", issue 7
-// items 1-9). Each case starts its own server with short timeouts, does the
+// server, run against every pattern. Each case starts its own server with short timeouts, does the
 // damage, then checks that the server still serves, gives its descriptors
 // back, and exits 0 on SIGTERM without a sanitizer report.
 //

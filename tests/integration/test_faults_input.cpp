@@ -1,4 +1,4 @@
-// Fault tests, bad bytes (issue 7 item 10): frame lengths at and around the
+// Fault tests, bad bytes: frame lengths at and around the
 // limits, every header field out of range, and garbage that never ends; HTTP
 // request line, header bytes, header count and body at limit-1, limit and
 // limit+1, control bytes, chunked, garbage. Valid input at a limit is served

@@ -1,4 +1,4 @@
-// Fault tests under load (issue 7 items 13 and 14): 1500 connections held
+// Fault tests under load: 1500 connections held
 // open at once on every pattern, each answered twice; SIGTERM while clients
 // are busy and slow requests are in flight: every request the server took is
 // answered, and it exits 0 well before --shutdown-timeout.

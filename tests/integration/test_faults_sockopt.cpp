@@ -1,4 +1,4 @@
-// Fault test (issue 12): a setsockopt that fails on an accepted connection,
+// Fault test: a setsockopt that fails on an accepted connection,
 // run against every pattern. On macOS and the BSDs setsockopt(TCP_NODELAY)
 // returns EINVAL on a connection the peer has already reset; when that threw
 // out of Reactor::adopt it ended the whole server. Linux cannot be made to fail

@@ -1,5 +1,5 @@
-// Fault tests for the two patterns with a thread resource to exhaust (issue 7
-// items 11 and 12): thread-per-conn when pthread_create fails and at its
+// Fault tests for the two patterns with a thread resource to exhaust:
+// thread-per-conn when pthread_create fails and at its
 // --max-threads cap; worker-queue with slow workers, more clients than
 // workers plus queue slots, a connection cap, and SIGTERM with the queue full.
 #include <signal.h>

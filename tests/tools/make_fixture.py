@@ -524,7 +524,7 @@ def build(out, repetitions=3):
                          extra_counters={"stalls": stalls, "stall_fraction": round(stalls / n, 4),
                                          "segs_out_per_req": segs[0], "segs_in_per_req": segs[1],
                                          "srv_segs_out_per_req": srv_segs[0], "srv_segs_in_per_req": srv_segs[1]},
-                         # The issue-6 request: a 10-byte write, then the other 100 bytes (32-byte header + 78).
+                         # The Nagle request: a 10-byte write, then the other 100 bytes (32-byte header + 78).
                          loadgen_kw={"nodelay": cnd, "write_mode": wp, "quickack": qa, "segs": segs,
                                      "request_size": 78, "split_at": 10})
         b.case(one)

@@ -26,7 +26,7 @@ sys.path.insert(0, TOOLS)
 from pbtools import claims, rundir  # noqa: E402
 from pbtools.claims_text import CLAIM_IDS  # noqa: E402
 
-# The claim ids of the course notes (shared/CLAIMS.md), listed here so a claim dropped
+# The claim ids of the course notes (tools/pbtools/claims_text.py), listed here so a claim dropped
 # from claims_text.py fails the test.
 EXPECTED_IDS = (["T1"] + [f"S{i}" for i in range(1, 5)] + [f"P{i}" for i in range(1, 7)]
                 + [f"Q{i}" for i in range(1, 7)] + [f"M{i}" for i in range(1, 7)]

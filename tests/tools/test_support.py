@@ -198,7 +198,7 @@ def rewrite_case(run_dir, case_id, edit):
 
 
 def strip_schema2(doc):
-    """A case file as schema 1 wrote it: none of issue 10's fields."""
+    """A case file as schema 1 wrote it: no verdict, measurement or window fields."""
     doc["schema"] = "patternbench.case/1"
     for k in ("verdict", "measurement", "ranges", "repetitions", "repetition_of_record"):
         doc.pop(k, None)

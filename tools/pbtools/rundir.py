@@ -176,7 +176,7 @@ class Case:
     schema: str = ""
     verdict_obj: dict | None = None  # the case file's top-level "verdict" (schema 2)
     measurement: dict | None = None  # the case file's "measurement" (schema 2)
-    # Section D (issue 11): counters are medians over the repetitions, ranges their
+    # Repetitions: counters are medians over the repetitions, ranges their
     # [min, max]; repetitions keeps each run's own counters, verdict and measurement.
     ranges: dict = field(default_factory=dict)
     repetitions: list = field(default_factory=list)
