@@ -199,11 +199,11 @@ Accounted account(const CaseSpec& spec, const Measured& m, const ScratchDir& dir
         }
         if (text.empty()) a.warning += "the server wrote no stats file; ";
     }
-    a.window = account_window(m.result.timeline.measure_start, m.result.timeline.measure_end, m.ticks,
-                              parse_snapshots(slurp(dir.snapshots)));
+    a.window = account_window(m.result.timeline.measure_start, m.result.timeline.measure_end,
+                              m.ticks, parse_snapshots(slurp(dir.snapshots)));
     if (!a.window.ok) a.warning += "the server was not accounted inside the window; ";
-    a.window_requests = a.window.requests >= 0 ? a.window.requests
-                                               : m.result.throughput_rps() * a.window.seconds;
+    a.window_requests =
+        a.window.requests >= 0 ? a.window.requests : m.result.throughput_rps() * a.window.seconds;
     return a;
 }
 
@@ -282,7 +282,8 @@ Counters counters(const CaseSpec& spec, const Measured& m, const Accounted& a) {
         put("stall_fraction", requests > 0 ? static_cast<double>(stalls) / requests : kNaN);
         put("segs_out_per_req",
             requests > 0 ? static_cast<double>(st.tcp.segs_out) / requests : kNaN);
-        put("segs_in_per_req", requests > 0 ? static_cast<double>(st.tcp.segs_in) / requests : kNaN);
+        put("segs_in_per_req",
+            requests > 0 ? static_cast<double>(st.tcp.segs_in) / requests : kNaN);
         if (w.segments.segs_out > 0 || w.segments.segs_in > 0) {
             put("srv_segs_out_per_req", static_cast<double>(w.segments.segs_out) * per);
             put("srv_segs_in_per_req", static_cast<double>(w.segments.segs_in) * per);
@@ -317,7 +318,9 @@ Json case_info(const CaseSpec& spec) {
     return info;
 }
 
-Json maybe(double v) { return v >= 0 && !std::isnan(v) ? Json(v) : Json(); }
+Json maybe(double v) {
+    return v >= 0 && !std::isnan(v) ? Json(v) : Json();
+}
 
 Json window_json(const Accounted& a) {
     const WindowAccount& w = a.window;

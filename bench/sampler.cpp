@@ -23,7 +23,9 @@ std::chrono::nanoseconds sampler_period(std::chrono::nanoseconds window) {
 
 Sampler::Sampler(const Options& options) : options_(options), thread_([this] { run(); }) {}
 
-Sampler::~Sampler() { finish(); }
+Sampler::~Sampler() {
+    finish();
+}
 
 std::vector<Tick> Sampler::finish() {
     {

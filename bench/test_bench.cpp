@@ -136,8 +136,9 @@ std::string snapshot_line(int seq, int64_t t_ns, int64_t cpu_us, int64_t request
                "\",\"requests\":" + std::to_string(req) + ",\"accepted\":1}";
     }
     return "{\"seq\":" + std::to_string(seq) + ",\"t_ns\":" + std::to_string(t_ns) +
-           ",\"utime_us\":" + std::to_string(cpu_us) + ",\"stime_us\":0,\"nvcsw\":" +
-           std::to_string(seq * 10) + ",\"nivcsw\":" + std::to_string(seq) +
+           ",\"utime_us\":" + std::to_string(cpu_us) +
+           ",\"stime_us\":0,\"nvcsw\":" + std::to_string(seq * 10) +
+           ",\"nivcsw\":" + std::to_string(seq) +
            ",\"maxrss_kb\":100,\"threads_now\":3,\"requests\":" + std::to_string(requests) +
            ",\"accepted\":2,\"per_thread\":[" + per + "]}\n";
 }

@@ -40,7 +40,8 @@ void account_foreign(WindowAccount& w, const Tick& a, const Tick& b, double serv
     w.foreign.steal_s = (b.cpu.steal_us - a.cpu.steal_us) / 1e6;
     w.foreign.irq_s = (b.cpu.irq_us - a.cpu.irq_us) / 1e6;
     w.foreign.generator_wait_s = (b.self_wait_us - a.self_wait_us) / 1e6;
-    w.foreign.flag = w.foreign.cpus > kForeignFlagCpus || w.foreign.steal_s / seconds > kForeignFlagCpus;
+    w.foreign.flag =
+        w.foreign.cpus > kForeignFlagCpus || w.foreign.steal_s / seconds > kForeignFlagCpus;
 }
 
 void threads_seen(WindowAccount& w, const std::vector<Tick>& ticks, int64_t begin_ns,

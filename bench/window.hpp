@@ -51,7 +51,7 @@ struct Tick {
     CpuTimes cpu;         // machine-wide
     double self_cpu_us = 0;
     double self_wait_us = 0;  // run-queue wait of this process's threads so far
-    ProcReading proc;  // the server, through /proc (the fallback and the thread count)
+    ProcReading proc;         // the server, through /proc (the fallback and the thread count)
     std::map<uint64_t, SocketSegments> segments;  // the server's sockets (Nagle cases only)
 };
 
@@ -65,8 +65,8 @@ struct ThreadDelta {
 
 struct Foreign {
     bool ok = false;
-    double cpu_s = 0;   // CPU time neither the server nor this process used, every CPU
-    double cpus = 0;    // cpu_s over the window: 0.05 is 5% of one CPU
+    double cpu_s = 0;  // CPU time neither the server nor this process used, every CPU
+    double cpus = 0;   // cpu_s over the window: 0.05 is 5% of one CPU
     double steal_s = 0;
     double irq_s = 0;
     // How long this process's threads (the load generator among them) sat on a
@@ -83,7 +83,7 @@ struct WindowAccount {
     std::string source = "none";  // "server-snapshot" | "proc-stat" | "none"
     double seconds = 0;
     double cpu_us = 0;
-    double vcsw = -1, ivcsw = -1;        // < 0: not known (proc-stat source)
+    double vcsw = -1, ivcsw = -1;         // < 0: not known (proc-stat source)
     double requests = -1, accepted = -1;  // < 0: not known: estimate from the client
     std::vector<ThreadDelta> per_thread;
     double snapshot_delay_us[2] = {-1, -1};  // signal sent -> snapshot taken, each edge

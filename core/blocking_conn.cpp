@@ -45,8 +45,12 @@ class BlockingConnection {
 public:
     BlockingConnection(int fd, const ServerOptions& options, const DrainSignal& drain,
                        ThreadStats& stats)
-        : fd_(fd), options_(options), drain_(drain), stats_(stats),
-          reader_(options.protocol, options), last_active_(Clock::now()) {}
+        : fd_(fd),
+          options_(options),
+          drain_(drain),
+          stats_(stats),
+          reader_(options.protocol, options),
+          last_active_(Clock::now()) {}
 
     void serve();
 
@@ -313,6 +317,8 @@ UniqueFd accept_or_signal(int listen_fd, ShutdownSignal& signals, ThreadStats& s
     }
 }
 
-void stop_accepting(int listen_fd) { ::shutdown(listen_fd, SHUT_RD); }
+void stop_accepting(int listen_fd) {
+    ::shutdown(listen_fd, SHUT_RD);
+}
 
 }  // namespace pb

@@ -19,18 +19,26 @@ void put64(uint8_t* p, uint64_t v) {
 uint32_t get32(const uint8_t* p) {
     return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
-uint64_t get64(const uint8_t* p) { return (uint64_t{get32(p)} << 32) | get32(p + 4); }
+uint64_t get64(const uint8_t* p) {
+    return (uint64_t{get32(p)} << 32) | get32(p + 4);
+}
 
 }  // namespace
 
 const char* to_string(HeaderError e) {
     switch (e) {
-        case HeaderError::kNone: return "none";
-        case HeaderError::kBadMagic: return "bad magic";
-        case HeaderError::kBodyTooLarge: return "body_len above max-frame";
-        case HeaderError::kReplyTooLarge: return "reply_len above max-frame";
-        case HeaderError::kWorkTooLarge: return "spin_us/sleep_us above 1 s";
-        case HeaderError::kBadFlags: return "non-zero flags";
+        case HeaderError::kNone:
+            return "none";
+        case HeaderError::kBadMagic:
+            return "bad magic";
+        case HeaderError::kBodyTooLarge:
+            return "body_len above max-frame";
+        case HeaderError::kReplyTooLarge:
+            return "reply_len above max-frame";
+        case HeaderError::kWorkTooLarge:
+            return "spin_us/sleep_us above 1 s";
+        case HeaderError::kBadFlags:
+            return "non-zero flags";
     }
     return "?";
 }
@@ -109,8 +117,8 @@ RequestDecoder::Status RequestDecoder::feed(const uint8_t* data, size_t len, siz
         in_body_ = true;
         body_seen_ = 0;
     }
-    size_t take = static_cast<size_t>(
-        std::min<uint64_t>(header_.body_len - body_seen_, len - consumed));
+    size_t take =
+        static_cast<size_t>(std::min<uint64_t>(header_.body_len - body_seen_, len - consumed));
     if (verify_payload(header_.id, body_seen_, data + consumed, take) != take) {
         error_ = Error::kBadBody;
         return Status::kError;

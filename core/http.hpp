@@ -56,15 +56,15 @@ enum class Method { kGet, kHead, kPost, kPut, kDelete, kOptions, kPatch };
 
 struct Request {
     Method method = Method::kGet;
-    std::string target;        // as sent, e.g. "/x?size=100&spin_us=5"
-    int version_minor = 1;     // HTTP/1.<minor>; only 1.0 and 1.1 are accepted
-    bool keep_alive = true;    // after Connection header and version defaults
+    std::string target;      // as sent, e.g. "/x?size=100&spin_us=5"
+    int version_minor = 1;   // HTTP/1.<minor>; only 1.0 and 1.1 are accepted
+    bool keep_alive = true;  // after Connection header and version defaults
     uint64_t content_length = 0;
     // Query parameters the servers act on; absent ones keep these defaults.
     bool has_size = false;
-    uint32_t size = 0;       // ?size=N: reply body of N payload bytes
-    uint32_t spin_us = 0;    // ?spin_us=N
-    uint32_t sleep_us = 0;   // ?sleep_us=N
+    uint32_t size = 0;      // ?size=N: reply body of N payload bytes
+    uint32_t spin_us = 0;   // ?spin_us=N
+    uint32_t sleep_us = 0;  // ?sleep_us=N
 };
 
 class RequestParser {
@@ -88,8 +88,8 @@ public:
 
 private:
     enum class State : uint8_t {
-        kStart,          // before a request line; empty lines are skipped here
-        kStartLf,        // CR of a leading empty line seen; LF must follow
+        kStart,    // before a request line; empty lines are skipped here
+        kStartLf,  // CR of a leading empty line seen; LF must follow
         kMethod,
         kTarget,
         kVersion,
@@ -97,11 +97,11 @@ private:
         kHeaderStart,    // first byte of a header line or of the empty line
         kHeaderName,
         kHeaderValue,
-        kHeaderLf,       // CR after a header value seen
-        kHeadersEndLf,   // CR of the empty line seen
-        kBody,           // discarding body_left_ more bytes
-        kComplete,       // request_ is valid until the next non-empty feed()
-        kFailed,         // sticky
+        kHeaderLf,      // CR after a header value seen
+        kHeadersEndLf,  // CR of the empty line seen
+        kBody,          // discarding body_left_ more bytes
+        kComplete,      // request_ is valid until the next non-empty feed()
+        kFailed,        // sticky
     };
     // Only these headers change what the parser does; every other one is validated
     // and counted, then forgotten.
@@ -141,9 +141,9 @@ private:
     size_t token_len_ = 0;  // kTokenCap + 1 once it cannot be close/keep-alive
     char method_[kMethodCap] = {};
     char version_[kVersionLen] = {};
-    char name_[kNameCap] = {};  // lower-cased
+    char name_[kNameCap] = {};    // lower-cased
     char token_[kTokenCap] = {};  // lower-cased Connection token
-    uint64_t number_ = 0;  // Content-Length element being read
+    uint64_t number_ = 0;         // Content-Length element being read
     bool number_overflow_ = false;
     uint64_t body_left_ = 0;
     bool saw_content_length_ = false;

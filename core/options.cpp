@@ -11,7 +11,9 @@
 
 namespace pb {
 
-const char* to_string(Protocol p) { return p == Protocol::kFrame ? "frame" : "http"; }
+const char* to_string(Protocol p) {
+    return p == Protocol::kFrame ? "frame" : "http";
+}
 
 Micros parse_duration(const std::string& text) {
     size_t pos = 0;
@@ -23,11 +25,16 @@ Micros parse_duration(const std::string& text) {
     }
     std::string unit = text.substr(pos);
     double scale = 0;
-    if (unit.empty() || unit == "s") scale = 1e6;
-    else if (unit == "ms") scale = 1e3;
-    else if (unit == "us") scale = 1;
-    else if (unit == "m" || unit == "min") scale = 60e6;
-    else if (unit == "h") scale = 3600e6;
+    if (unit.empty() || unit == "s")
+        scale = 1e6;
+    else if (unit == "ms")
+        scale = 1e3;
+    else if (unit == "us")
+        scale = 1;
+    else if (unit == "m" || unit == "min")
+        scale = 60e6;
+    else if (unit == "h")
+        scale = 3600e6;
     if (scale == 0 || value < 0 || !std::isfinite(value))
         throw std::invalid_argument("bad duration '" + text + "' (try 500ms, 2s, 1m)");
     return Micros(static_cast<int64_t>(std::llround(value * scale)));
@@ -44,8 +51,7 @@ std::string format_duration(Micros d) {
 namespace {
 
 // Binds a duration flag: CLI11 hands us the text, parse_duration checks it.
-void add_duration(CLI::App& app, const std::string& name, Micros& target,
-                  const std::string& help) {
+void add_duration(CLI::App& app, const std::string& name, Micros& target, const std::string& help) {
     app.add_option_function<std::string>(
            name, [&target](const std::string& text) { target = parse_duration(text); }, help)
         ->default_str(format_duration(target))
@@ -112,8 +118,7 @@ void add_server_options(CLI::App& app, ServerOptions& o) {
     app.add_option("--max-headers", o.http.max_headers, "HTTP: most header lines (else 431)")
         ->check(CLI::Range(size_t{1}, size_t{10000}))
         ->capture_default_str();
-    app.add_option("--stats-file", o.stats_file,
-                   "On exit, write per-thread counters here as JSON");
+    app.add_option("--stats-file", o.stats_file, "On exit, write per-thread counters here as JSON");
     // A real setsockopt failure on an accepted connection (EINVAL on macOS and
     // the BSDs once the peer has reset it) cannot be provoked on Linux.
     app.add_option("--fail-setsockopt-every", o.fail_setsockopt_every,

@@ -75,6 +75,8 @@ int Poller::wait(std::span<PollEvent> out, int timeout_ms) {
     return n;
 }
 
-const char* Poller::name() { return "epoll"; }
+const char* Poller::name() {
+    return "epoll";
+}
 
 }  // namespace pb

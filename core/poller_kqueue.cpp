@@ -24,12 +24,13 @@ void change(int kq, int fd, int16_t filter, uint16_t flags, bool ignore_errors) 
 
 }  // namespace
 
-Poller::Poller()
-    : fd_(check_syscall(::kqueue(), "kqueue")), native_(std::make_unique<Native>()) {}
+Poller::Poller() : fd_(check_syscall(::kqueue(), "kqueue")), native_(std::make_unique<Native>()) {}
 
 Poller::~Poller() = default;
 
-void Poller::add(int fd, uint32_t mask) { modify(fd, 0, mask); }
+void Poller::add(int fd, uint32_t mask) {
+    modify(fd, 0, mask);
+}
 
 void Poller::modify(int fd, uint32_t old_mask, uint32_t new_mask) {
     // kqueue keeps one filter per direction: add what is new, delete what went.
@@ -43,7 +44,9 @@ void Poller::modify(int fd, uint32_t old_mask, uint32_t new_mask) {
         change(fd_.get(), fd, EVFILT_WRITE, EV_DELETE, true);
 }
 
-void Poller::remove(int fd, uint32_t old_mask) { modify(fd, old_mask, 0); }
+void Poller::remove(int fd, uint32_t old_mask) {
+    modify(fd, old_mask, 0);
+}
 
 int Poller::wait(std::span<PollEvent> out, int timeout_ms) {
     auto& events = native_->events;
@@ -71,6 +74,8 @@ int Poller::wait(std::span<PollEvent> out, int timeout_ms) {
     return count;
 }
 
-const char* Poller::name() { return "kqueue"; }
+const char* Poller::name() {
+    return "kqueue";
+}
 
 }  // namespace pb

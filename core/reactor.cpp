@@ -21,7 +21,7 @@ struct Reactor::Connection {
     RequestReader reader;
     std::optional<Request> refused;  // parsed, waiting for dispatcher room
     Clock::time_point last_active;
-    Clock::time_point request_started;  // valid while request_timing
+    Clock::time_point request_started;      // valid while request_timing
     Clock::time_point write_blocked_since;  // valid while write_blocked
     bool request_timing = false;
     bool write_blocked = false;
@@ -133,7 +133,8 @@ void Reactor::adopt(UniqueFd fd) {
     if (!prepare_accepted(n, options_, stats_)) return;  // counted; fd closes here
     auto index = static_cast<size_t>(n);
     if (conns_.size() <= index) conns_.resize(index + 1);
-    conns_[index] = std::make_unique<Connection>(std::move(fd), next_serial_++, options_, loop_.now());
+    conns_[index] =
+        std::make_unique<Connection>(std::move(fd), next_serial_++, options_, loop_.now());
     ++open_;
     stats_.peak_connections = std::max<uint64_t>(stats_.peak_connections, open_);
     loop_.watch(n, kReadable, [this, n](uint32_t mask) { on_event(n, mask); });
@@ -331,9 +332,13 @@ void Reactor::close(Connection& c) {
 
 // --- hand-off to workers ---------------------------------------------------------
 
-void Reactor::set_hand_off(HandOff hand_off) { hand_off_ = std::move(hand_off); }
+void Reactor::set_hand_off(HandOff hand_off) {
+    hand_off_ = std::move(hand_off);
+}
 
-void Reactor::set_dispatcher(Dispatcher dispatcher) { dispatcher_ = std::move(dispatcher); }
+void Reactor::set_dispatcher(Dispatcher dispatcher) {
+    dispatcher_ = std::move(dispatcher);
+}
 
 Reactor::Connection* Reactor::find(ConnRef ref) {
     auto index = static_cast<size_t>(ref.fd);
@@ -366,8 +371,7 @@ void Reactor::retry_dispatch() {
         if (!offer(*c, r)) {
             // Still full: keep this one and the rest queued in their original
             // order (offer() does not queue a connection already refused).
-            refused_.insert(refused_.end(), waiting.begin() + static_cast<long>(i),
-                            waiting.end());
+            refused_.insert(refused_.end(), waiting.begin() + static_cast<long>(i), waiting.end());
             return;
         }
         drive(*c, nullptr, 0);

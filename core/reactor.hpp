@@ -128,7 +128,7 @@ private:
     bool listener_paused_ = false;
 
     std::vector<std::unique_ptr<Connection>> conns_;  // indexed by fd
-    std::vector<int> refused_;  // fds whose request the dispatcher refused
+    std::vector<int> refused_;                        // fds whose request the dispatcher refused
     size_t open_ = 0;
     uint64_t next_serial_ = 1;
     std::vector<char> scratch_;  // one read buffer per loop, not per connection

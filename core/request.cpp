@@ -14,10 +14,10 @@ RequestReader::Status RequestReader::next(const char* data, size_t len, size_t& 
         if (status == frame::RequestDecoder::Status::kNeedMore) return Status::kNeedMore;
         if (status == frame::RequestDecoder::Status::kError) {
             auto e = frame_.header_error();
-            error_kind_ = (e == frame::HeaderError::kBodyTooLarge ||
-                           e == frame::HeaderError::kReplyTooLarge)
-                              ? ErrorKind::kTooLarge
-                              : ErrorKind::kProtocol;
+            error_kind_ =
+                (e == frame::HeaderError::kBodyTooLarge || e == frame::HeaderError::kReplyTooLarge)
+                    ? ErrorKind::kTooLarge
+                    : ErrorKind::kProtocol;
             return Status::kError;
         }
         const auto& h = frame_.header();
@@ -57,7 +57,8 @@ void RequestReader::write_error_reply(Buffer& out) const {
 
 const char* RequestReader::error_text() const {
     if (protocol_ == Protocol::kHttp) return http_.error_reason();
-    if (frame_.error() == frame::RequestDecoder::Error::kBadBody) return "body byte breaks the rule";
+    if (frame_.error() == frame::RequestDecoder::Error::kBadBody)
+        return "body byte breaks the rule";
     return frame::to_string(frame_.header_error());
 }
 

@@ -173,7 +173,8 @@ void split_host_port(const std::string& text, std::string& host, uint16_t& port)
     } catch (const std::exception&) {
         throw std::invalid_argument("bad port in '" + text + "'");
     }
-    if (value == 0 || value > 65535) throw std::invalid_argument("port out of range in '" + text + "'");
+    if (value == 0 || value > 65535)
+        throw std::invalid_argument("port out of range in '" + text + "'");
     port = static_cast<uint16_t>(value);
 }
 

@@ -18,20 +18,34 @@ namespace pb {
 
 const char* to_string(ErrorKind kind) {
     switch (kind) {
-        case ErrorKind::kProtocol: return "protocol";
-        case ErrorKind::kTooLarge: return "too_large";
-        case ErrorKind::kHeaderTimeout: return "header_timeout";
-        case ErrorKind::kIdleTimeout: return "idle_timeout";
-        case ErrorKind::kWriteTimeout: return "write_timeout";
-        case ErrorKind::kRead: return "read";
-        case ErrorKind::kWrite: return "write";
-        case ErrorKind::kAcceptAborted: return "accept_aborted";
-        case ErrorKind::kAcceptFdLimit: return "accept_fd_limit";
-        case ErrorKind::kConnectionCap: return "connection_cap";
-        case ErrorKind::kThreadCap: return "thread_cap";
-        case ErrorKind::kThreadCreate: return "thread_create";
-        case ErrorKind::kSocketOption: return "socket_option";
-        case ErrorKind::kCount: break;
+        case ErrorKind::kProtocol:
+            return "protocol";
+        case ErrorKind::kTooLarge:
+            return "too_large";
+        case ErrorKind::kHeaderTimeout:
+            return "header_timeout";
+        case ErrorKind::kIdleTimeout:
+            return "idle_timeout";
+        case ErrorKind::kWriteTimeout:
+            return "write_timeout";
+        case ErrorKind::kRead:
+            return "read";
+        case ErrorKind::kWrite:
+            return "write";
+        case ErrorKind::kAcceptAborted:
+            return "accept_aborted";
+        case ErrorKind::kAcceptFdLimit:
+            return "accept_fd_limit";
+        case ErrorKind::kConnectionCap:
+            return "connection_cap";
+        case ErrorKind::kThreadCap:
+            return "thread_cap";
+        case ErrorKind::kThreadCreate:
+            return "thread_create";
+        case ErrorKind::kSocketOption:
+            return "socket_option";
+        case ErrorKind::kCount:
+            break;
     }
     return "?";
 }
@@ -52,15 +66,16 @@ void ThreadStats::add(const ThreadStats& o) {
 namespace {
 
 void append_thread(std::string& out, const ThreadStats& t, const char* indent) {
-    fmt::format_to(std::back_inserter(out),
-                   "{{\n{0}  \"role\": \"{1}\",\n{0}  \"accepted\": {2},\n{0}  \"requests\": {3},\n"
-                   "{0}  \"bytes_in\": {4},\n{0}  \"bytes_out\": {5},\n{0}  \"futile_wakeups\": {6},\n"
-                   "{0}  \"connections_closed\": {7},\n{0}  \"peak_connections\": {8},\n"
-                   "{0}  \"output_high_water\": {9},\n{0}  \"queue_high_water\": {10},\n"
-                   "{0}  \"errors\": {{",
-                   indent, t.role, t.accepted.load(), t.requests.load(), t.bytes_in, t.bytes_out,
-                   t.futile_wakeups, t.connections_closed, t.peak_connections,
-                   t.output_high_water, t.queue_high_water);
+    fmt::format_to(
+        std::back_inserter(out),
+        "{{\n{0}  \"role\": \"{1}\",\n{0}  \"accepted\": {2},\n{0}  \"requests\": {3},\n"
+        "{0}  \"bytes_in\": {4},\n{0}  \"bytes_out\": {5},\n{0}  \"futile_wakeups\": {6},\n"
+        "{0}  \"connections_closed\": {7},\n{0}  \"peak_connections\": {8},\n"
+        "{0}  \"output_high_water\": {9},\n{0}  \"queue_high_water\": {10},\n"
+        "{0}  \"errors\": {{",
+        indent, t.role, t.accepted.load(), t.requests.load(), t.bytes_in, t.bytes_out,
+        t.futile_wakeups, t.connections_closed, t.peak_connections, t.output_high_water,
+        t.queue_high_water);
     for (size_t i = 0; i < kErrorKinds; ++i) {
         fmt::format_to(std::back_inserter(out), "{}\"{}\": {}", i ? ", " : "",
                        to_string(static_cast<ErrorKind>(i)), t.errors[i]);
@@ -135,7 +150,9 @@ Registry& registry() {
     return r;
 }
 
-int64_t micros(const timeval& tv) { return int64_t{tv.tv_sec} * 1'000'000 + tv.tv_usec; }
+int64_t micros(const timeval& tv) {
+    return int64_t{tv.tv_sec} * 1'000'000 + tv.tv_usec;
+}
 
 }  // namespace
 

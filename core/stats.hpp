@@ -14,19 +14,19 @@
 namespace pb {
 
 enum class ErrorKind : uint8_t {
-    kProtocol,        // bad frame header or body, malformed HTTP (400/501/505)
-    kTooLarge,        // frame or HTTP body/line/headers above a limit (413/414/431)
-    kHeaderTimeout,   // request not complete within --header-timeout of its first byte
-    kIdleTimeout,     // keep-alive connection idle past --idle-timeout
-    kWriteTimeout,    // peer did not read for --write-timeout
-    kRead,            // read() failed: ECONNRESET and friends
-    kWrite,           // write() failed: EPIPE, ECONNRESET
-    kAcceptAborted,   // accept() skipped a connection that died first
-    kAcceptFdLimit,   // accept() hit EMFILE/ENFILE: connection shed
-    kConnectionCap,   // over --max-connections: accepted and closed
-    kThreadCap,       // over --max-threads (thread-per-conn)
-    kThreadCreate,    // pthread_create failed (thread-per-conn)
-    kSocketOption,    // setsockopt on an accepted connection failed: closed unserved
+    kProtocol,       // bad frame header or body, malformed HTTP (400/501/505)
+    kTooLarge,       // frame or HTTP body/line/headers above a limit (413/414/431)
+    kHeaderTimeout,  // request not complete within --header-timeout of its first byte
+    kIdleTimeout,    // keep-alive connection idle past --idle-timeout
+    kWriteTimeout,   // peer did not read for --write-timeout
+    kRead,           // read() failed: ECONNRESET and friends
+    kWrite,          // write() failed: EPIPE, ECONNRESET
+    kAcceptAborted,  // accept() skipped a connection that died first
+    kAcceptFdLimit,  // accept() hit EMFILE/ENFILE: connection shed
+    kConnectionCap,  // over --max-connections: accepted and closed
+    kThreadCap,      // over --max-threads (thread-per-conn)
+    kThreadCreate,   // pthread_create failed (thread-per-conn)
+    kSocketOption,   // setsockopt on an accepted connection failed: closed unserved
     kCount
 };
 inline constexpr size_t kErrorKinds = static_cast<size_t>(ErrorKind::kCount);

@@ -52,10 +52,10 @@ Verdict Result::verdict() const {
             std::chrono::duration_cast<std::chrono::nanoseconds>(config.max_lateness).count();
         int64_t p99 = stats.lateness.value_at_percentile(99.0);
         if (!stats.lateness.empty() && p99 > bound_ns)
-            found.emplace_back(VerdictKind::kGeneratorLate,
-                               fmt::format("p99 send lateness {} over the {} bound",
-                                           format_us(ns_to_us(p99)),
-                                           format_duration(config.max_lateness)));
+            found.emplace_back(
+                VerdictKind::kGeneratorLate,
+                fmt::format("p99 send lateness {} over the {} bound", format_us(ns_to_us(p99)),
+                            format_duration(config.max_lateness)));
         double achieved = achieved_rps();
         if (achieved < 0.99 * target_rps)
             found.emplace_back(VerdictKind::kServerSaturated,

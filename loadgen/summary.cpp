@@ -83,9 +83,9 @@ std::string format_summary(const Result& r) {
             if (1.0 / remaining > total) break;
             double pct = 100.0 * (1.0 - remaining);
             int64_t v = h.value_at_percentile(pct);
-            out += fmt::format("    {:>12.3f} {:>14.6f} {:>12} {:>14.2f}\n", ns_to_us(v),
-                               pct / 100.0, h.count() - h.count_at_or_above(v + 1),
-                               1.0 / remaining);
+            out +=
+                fmt::format("    {:>12.3f} {:>14.6f} {:>12} {:>14.2f}\n", ns_to_us(v), pct / 100.0,
+                            h.count() - h.count_at_or_above(v + 1), 1.0 / remaining);
         }
         out += fmt::format("    {:>12.3f} {:>14.6f} {:>12} {:>14}\n", ns_to_us(h.max()), 1.0,
                            h.count(), "inf");
@@ -93,9 +93,8 @@ std::string format_summary(const Result& r) {
     if (!s.latency.empty()) {
         out += "  Latency distribution\n";
         for (const auto& p : kPercentiles)
-            out +=
-                fmt::format("    {:>8}  {}\n", p.key,
-                            format_us(ns_to_us(s.latency.value_at_percentile(p.value))));
+            out += fmt::format("    {:>8}  {}\n", p.key,
+                               format_us(ns_to_us(s.latency.value_at_percentile(p.value))));
     }
     if (r.bringup)
         out += fmt::format("  Start barrier: {} of {} connections up in {:.3f}s{}\n", r.bringup->up,

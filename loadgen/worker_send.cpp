@@ -30,8 +30,7 @@ void Worker::start_request(Conn& c, int64_t intended, int64_t now) {
         stats_.sent++;
         // The generator's own delay: from when the send was both due and possible
         // (the connection had room) to when it happened.
-        if (config_.open_loop())
-            stats_.lateness.record(now - std::max(intended, c.ready_since));
+        if (config_.open_loop()) stats_.lateness.record(now - std::max(intended, c.ready_since));
     }
     c.push(f);
     ++in_flight_;

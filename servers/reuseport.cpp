@@ -82,4 +82,6 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return pb::guarded_main("server-reuseport", run, argc, argv); }
+int main(int argc, char** argv) {
+    return pb::guarded_main("server-reuseport", run, argc, argv);
+}

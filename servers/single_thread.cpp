@@ -47,4 +47,6 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return pb::guarded_main("server-single", run, argc, argv); }
+int main(int argc, char** argv) {
+    return pb::guarded_main("server-single", run, argc, argv);
+}

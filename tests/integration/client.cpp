@@ -16,7 +16,8 @@ namespace pbtest {
 namespace {
 
 void put32(std::string& s, uint32_t v) {
-    for (int shift = 24; shift >= 0; shift -= 8) s.push_back(static_cast<char>((v >> shift) & 0xff));
+    for (int shift = 24; shift >= 0; shift -= 8)
+        s.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
 uint32_t get32(const std::string& s, size_t at) {
@@ -41,7 +42,9 @@ ssize_t recv_some(int fd, char* buf, size_t n, std::chrono::steady_clock::time_p
 
 }  // namespace
 
-pb::UniqueFd connect_local(uint16_t port) { return pb::connect_tcp("127.0.0.1", port, false); }
+pb::UniqueFd connect_local(uint16_t port) {
+    return pb::connect_tcp("127.0.0.1", port, false);
+}
 
 void send_all(int fd, const std::string& bytes, size_t chunk) {
     size_t step = chunk == 0 ? bytes.size() : chunk;
@@ -112,7 +115,8 @@ std::string frame_request(const FrameSpec& spec) {
 std::optional<std::string> read_verified_reply(int fd, uint64_t id, uint32_t reply_len,
                                                std::chrono::milliseconds timeout) {
     std::string header = recv_exact(fd, 16, timeout);
-    if (header.size() != 16) return "short reply header (" + std::to_string(header.size()) + " bytes)";
+    if (header.size() != 16)
+        return "short reply header (" + std::to_string(header.size()) + " bytes)";
     if (get32(header, 0) != 0x50424E32) return "bad reply magic";
     if (get32(header, 4) != reply_len)
         return "reply_len " + std::to_string(get32(header, 4)) + " != " + std::to_string(reply_len);
@@ -144,7 +148,8 @@ HttpResponse read_http_response(int fd, std::chrono::milliseconds timeout) {
     std::string head;
     char c;
     // Byte at a time up to the blank line: slow but exact, and tests are small.
-    while (head.size() < 65536 && (head.size() < 4 || head.compare(head.size() - 4, 4, "\r\n\r\n") != 0)) {
+    while (head.size() < 65536 &&
+           (head.size() < 4 || head.compare(head.size() - 4, 4, "\r\n\r\n") != 0)) {
         if (recv_some(fd, &c, 1, deadline) != 1) return resp;
         head.push_back(c);
     }
@@ -166,9 +171,8 @@ HttpResponse read_http_response(int fd, std::chrono::milliseconds timeout) {
         while (!value.empty() && value.front() == ' ') value.erase(0, 1);
         resp.headers[name] = value;
     }
-    size_t length = resp.headers.count("content-length")
-                        ? std::stoul(resp.headers["content-length"])
-                        : 0;
+    size_t length =
+        resp.headers.count("content-length") ? std::stoul(resp.headers["content-length"]) : 0;
     resp.body = recv_exact(fd, length, std::chrono::milliseconds(ms_left(deadline)));
     resp.complete = resp.body.size() == length;
     return resp;

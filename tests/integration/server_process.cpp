@@ -123,7 +123,9 @@ int ServerProcess::stop(int sig, std::chrono::milliseconds timeout) {
     return code;
 }
 
-bool ServerProcess::running() { return wait(0ms) == -1; }
+bool ServerProcess::running() {
+    return wait(0ms) == -1;
+}
 
 std::string ServerProcess::stderr_text() const {
     std::ifstream f(stderr_path_);
@@ -134,9 +136,9 @@ std::string ServerProcess::stderr_text() const {
 
 bool ServerProcess::sanitizer_report() const {
     std::string text = stderr_text();
-    for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                               "WARNING: ThreadSanitizer", "runtime error:",
-                               "ERROR: ThreadSanitizer", "SUMMARY: UndefinedBehaviorSanitizer"}) {
+    for (const char* marker :
+         {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
+          "runtime error:", "ERROR: ThreadSanitizer", "SUMMARY: UndefinedBehaviorSanitizer"}) {
         if (text.find(marker) != std::string::npos) return true;
     }
     return false;
@@ -165,8 +167,12 @@ long status_field(pid_t pid, const char* key) {
 }
 }  // namespace
 
-size_t ServerProcess::threads() const { return static_cast<size_t>(status_field(pid_, "Threads:")); }
-long ServerProcess::rss_kb() const { return status_field(pid_, "VmRSS:"); }
+size_t ServerProcess::threads() const {
+    return static_cast<size_t>(status_field(pid_, "Threads:"));
+}
+long ServerProcess::rss_kb() const {
+    return status_field(pid_, "VmRSS:");
+}
 
 double ServerProcess::cpu_seconds() const {
     std::ifstream f("/proc/" + std::to_string(pid_) + "/stat");

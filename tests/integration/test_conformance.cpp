@@ -49,7 +49,6 @@ std::string patched(std::string s, size_t at, std::string_view bytes) {
     return s;
 }
 
-
 }  // namespace
 
 TEST_CASE("frame round trips from 0 B to 1 MiB are verified", "[conformance][threaded]") {
@@ -86,7 +85,8 @@ TEST_CASE("16-deep pipelined frames split across writes come back in order",
         }
         send_all(fd.get(), batch, chunk);
         for (uint64_t i = 0; i < 16; ++i) {
-            auto problem = read_verified_reply(fd.get(), 500 + i, static_cast<uint32_t>(i * 37 + 3));
+            auto problem =
+                read_verified_reply(fd.get(), 500 + i, static_cast<uint32_t>(i * 37 + 3));
             INFO("reply " << i << ": " << problem.value_or(""));
             REQUIRE_FALSE(problem.has_value());
         }
@@ -160,8 +160,9 @@ TEST_CASE("HTTP keep-alive, Connection: close, HTTP/1.0 and pipelining",
     }
     SECTION("a request body is read and discarded") {
         auto fd = connect_local(server.port());
-        send_all(fd.get(), "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789" +
-                               http_get("/"));
+        send_all(fd.get(),
+                 "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789" +
+                     http_get("/"));
         CHECK(read_http_response(fd.get()).status == 200);
         CHECK(read_http_response(fd.get()).body == "Hello, World!");
     }
@@ -175,9 +176,10 @@ TEST_CASE("curl gets Hello, World! in every HTTP flavour", "[conformance][thread
     CHECK(capture_output("curl -s --max-time 5 " + url) == "Hello, World!");
     CHECK(capture_output("curl -s --max-time 5 --http1.0 " + url) == "Hello, World!");
     // Two URLs on one command line reuse the keep-alive connection.
-    CHECK(capture_output("curl -s --max-time 5 " + url + " " + url) == "Hello, World!Hello, World!");
+    CHECK(capture_output("curl -s --max-time 5 " + url + " " + url) ==
+          "Hello, World!Hello, World!");
     CHECK(capture_output("curl -s --max-time 5 -o /dev/null -w '%{http_code} %{size_download}' '" +
-                      url + "?size=100000'") == "200 100000");
+                         url + "?size=100000'") == "200 100000");
     stop_cleanly(server);
 }
 
@@ -188,7 +190,8 @@ TEST_CASE("bad frames close only the offending connection", "[conformance][threa
     auto bystander = connect_local(server.port());
     std::vector<std::pair<const char*, std::string>> cases = {
         {"garbage", std::string(64, 'x')},
-        {"absurd body_len", patched(frame_request({.id = 1, .reply_len = 1}), 4, "\xff\xff\xff\xff")},
+        {"absurd body_len",
+         patched(frame_request({.id = 1, .reply_len = 1}), 4, "\xff\xff\xff\xff")},
         {"absurd reply_len", patched(frame_request({.id = 1}), 8, "\x7f\xff\xff\xff")},
         {"non-zero flags", frame_request({.id = 1, .flags = 1})},
         {"spin over 1 s", frame_request({.id = 1, .spin_us = 2'000'000})},
@@ -219,7 +222,9 @@ TEST_CASE("bad HTTP gets a status, then a close, and nobody else notices",
         std::vector<int> statuses;
     };
     std::vector<Case> cases = {
-        {"20 KB header", "GET / HTTP/1.1\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n", {431, 400}},
+        {"20 KB header",
+         "GET / HTTP/1.1\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n",
+         {431, 400}},
         {"garbage", "\x01\x02garbage garbage\r\n\r\n", {400}},
         {"chunked", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", {501}},
         {"unknown method", "BREW / HTTP/1.1\r\n\r\n", {501}},
@@ -245,7 +250,8 @@ TEST_CASE("SIGTERM lets an in-flight slow request finish, then exits 0",
     INFO(binary);
     auto idle = connect_local(server.port());
     auto fd = connect_local(server.port());
-    send_all(fd.get(), frame_request({.id = 9, .body_len = 0, .reply_len = 4000, .sleep_us = 400'000}));
+    send_all(fd.get(),
+             frame_request({.id = 9, .body_len = 0, .reply_len = 4000, .sleep_us = 400'000}));
     std::this_thread::sleep_for(100ms);
     ::kill(server.pid(), SIGTERM);
     auto problem = read_verified_reply(fd.get(), 9, 4000);

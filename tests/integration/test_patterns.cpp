@@ -342,10 +342,10 @@ TEST_CASE("server-thread-per-conn: a failed thread creation closes that connecti
 TEST_CASE("server-thread-per-conn: deadlines, half-close and a client that never reads",
           "[patterns][threaded]") {
     TempPath stats_path;
-    ServerProcess server("server-thread-per-conn",
-                         {"--header-timeout", "600ms", "--idle-timeout", "500ms",
-                          "--write-timeout", "500ms", "--output-high-water", "65536",
-                          "--stats-file", stats_path.str()});
+    ServerProcess server(
+        "server-thread-per-conn",
+        {"--header-timeout", "600ms", "--idle-timeout", "500ms", "--write-timeout", "500ms",
+         "--output-high-water", "65536", "--stats-file", stats_path.str()});
     using Clock = std::chrono::steady_clock;
 
     // Slowloris: a byte every 100 ms never completes a 32-byte header before
@@ -508,8 +508,7 @@ TEST_CASE("server-multi-accept: the herd wakes every loop, exclusive wakes one",
     CHECK(switches["herd"] * 2 > switches["exclusive"] * 3);
 }
 
-TEST_CASE("per-thread stats add up to the replies the clients verified",
-          "[patterns][threaded]") {
+TEST_CASE("per-thread stats add up to the replies the clients verified", "[patterns][threaded]") {
     auto variants = every_variant();
     auto index = GENERATE_COPY(range(size_t{0}, variants.size()));
     const Variant& v = variants[index];

@@ -28,9 +28,16 @@ from pbtools.claims_text import CLAIM_IDS  # noqa: E402
 
 # The claim ids of the course notes (tools/pbtools/claims_text.py), listed here so a claim dropped
 # from claims_text.py fails the test.
-EXPECTED_IDS = (["T1"] + [f"S{i}" for i in range(1, 5)] + [f"P{i}" for i in range(1, 7)]
-                + [f"Q{i}" for i in range(1, 7)] + [f"M{i}" for i in range(1, 7)]
-                + [f"R{i}" for i in range(1, 7)] + [f"N{i}" for i in range(1, 6)] + ["C1", "C2", "C3"])
+EXPECTED_IDS = (
+    ["T1"]
+    + [f"S{i}" for i in range(1, 5)]
+    + [f"P{i}" for i in range(1, 7)]
+    + [f"Q{i}" for i in range(1, 7)]
+    + [f"M{i}" for i in range(1, 7)]
+    + [f"R{i}" for i in range(1, 7)]
+    + [f"N{i}" for i in range(1, 6)]
+    + ["C1", "C2", "C3"]
+)
 
 
 def copy_fixture(tmp, name="20250115-100000-fixture-default"):
@@ -52,6 +59,7 @@ def set_counter(run_dir, case_id, counter, value, lo, hi):
     def edit(doc):
         doc["counters"][counter] = value
         doc["ranges"][counter] = [lo, hi]
+
     edit_case(run_dir, case_id, edit)
 
 
@@ -61,8 +69,12 @@ def verdicts(run_dir):
 
 def claims_rows(run_dir) -> dict:
     """{id: (verdict, evidence)} read back from the rendered REPORT.md's section."""
-    r = subprocess.run([sys.executable, os.path.join(TOOLS, "report"), run_dir, "--no-charts", "-q"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, os.path.join(TOOLS, "report"), run_dir, "--no-charts", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     with open(os.path.join(run_dir, "REPORT.md"), encoding="utf-8") as f:
         md = f.read()
@@ -119,8 +131,13 @@ class ClaimsTest(unittest.TestCase):
         run = self.fresh("flip-p4")
         single = rundir.load_run(run)
         s = [c for c in single.cases if c.id == "matrix-single-frame-idle-heavy-c64"][0]
-        set_counter(run, "matrix-thread-per-conn-frame-idle-heavy-c64", "peak_rss_kb", s.c("peak_rss_kb"),
-                    *s.ranges["peak_rss_kb"])
+        set_counter(
+            run,
+            "matrix-thread-per-conn-frame-idle-heavy-c64",
+            "peak_rss_kb",
+            s.c("peak_rss_kb"),
+            *s.ranges["peak_rss_kb"],
+        )
         v, ev = verdicts(run)["P4"]
         self.assertEqual(v, claims.REFUTED)
         self.assertTrue(ev.startswith("peak RSS, no measurable difference"), ev)
@@ -151,6 +168,7 @@ class ClaimsTest(unittest.TestCase):
 
         def edit(doc):
             doc["loadgen"]["errors"]["verify"] = 3
+
         edit_case(run, "matrix-reuseport-frame-tiny-c1", edit)
         self.assertEqual(self.rows["R6"][0], "refuted")
         v, ev = verdicts(run)["R6"]
@@ -166,11 +184,17 @@ class ClaimsTest(unittest.TestCase):
             json.dump(rj, f)
         # c16 is generator-bound for reuseport: its rate is never compared, c1 cannot scale.
         self.assertEqual(verdicts(run)["R1"][0], claims.NOT_MEASURABLE)
-        edit_case(run, "matrix-reuseport-frame-tiny-c16", lambda d: d.update(
-            counters={**d["counters"], "generator_bound": 0, "verdict_code": 0},
-            ranges={**d["ranges"], "generator_bound": [0, 0]}, repetitions=[],
-            verdict={"kind": "ok", "reason": ""}, loadgen={**d["loadgen"], "verdict": {"kind": "ok"},
-                                                           "generator": {"bound": False}}))
+        edit_case(
+            run,
+            "matrix-reuseport-frame-tiny-c16",
+            lambda d: d.update(
+                counters={**d["counters"], "generator_bound": 0, "verdict_code": 0},
+                ranges={**d["ranges"], "generator_bound": [0, 0]},
+                repetitions=[],
+                verdict={"kind": "ok", "reason": ""},
+                loadgen={**d["loadgen"], "verdict": {"kind": "ok"}, "generator": {"bound": False}},
+            ),
+        )
         v, ev = verdicts(run)["R1"]
         self.assertEqual(v, claims.CONFIRMED, ev)
 

@@ -252,8 +252,8 @@ namespace {
 // A latency object as loadgen schemas 1 and 2 wrote it: whole microseconds.
 pb::loadgen::Json microsecond_object(const std::vector<std::pair<int64_t, int64_t>>& buckets,
                                      int64_t min_us, int64_t max_us) {
-    std::string text = R"({"count": 0, "min": )" + std::to_string(min_us) +
-                       R"(, "max": )" + std::to_string(max_us) +
+    std::string text = R"({"count": 0, "min": )" + std::to_string(min_us) + R"(, "max": )" +
+                       std::to_string(max_us) +
                        R"(, "histogram": {"unit": "us", "lowest": 1, "highest": 3600000000,
                            "significant_digits": 3, "saturated": 0, "buckets": [)";
     for (size_t i = 0; i < buckets.size(); ++i)
@@ -322,7 +322,8 @@ TEST_CASE("microsecond histograms (schema 1 and 2) read as nanoseconds and merge
     CHECK(merged.value_at_percentile(95) == Histogram::highest_equivalent(35'000));
     CHECK(merged.value_at_percentile(99) == Histogram::highest_equivalent(40'000));
     CHECK(merged.value_at_percentile(100) == 44'010'000);
-    for (double p : kPercentiles) CHECK(merged.value_at_percentile(p) == want.value_at_percentile(p));
+    for (double p : kPercentiles)
+        CHECK(merged.value_at_percentile(p) == want.value_at_percentile(p));
 
     // And the merge survives being written as a version-3 histogram.
     Histogram again = pb::loadgen::histogram_from_json(pb::loadgen::histogram_json(merged));

@@ -50,10 +50,28 @@ int parse(std::vector<std::string> args, pb::ServerOptions& o) {
 
 TEST_CASE("server flags parse into ServerOptions", "[unit][options]") {
     pb::ServerOptions o;
-    REQUIRE(parse({"--protocol", "http", "--nodelay", "off", "--port", "8080", "--threads", "3",
-                   "--idle-timeout", "750ms", "--header-timeout", "2s", "--write-timeout", "1m",
-                   "--max-frame", "4096", "--backlog", "16", "--stats-file", "/tmp/x.json",
-                   "--fail-setsockopt-every", "5"},
+    REQUIRE(parse({"--protocol",
+                   "http",
+                   "--nodelay",
+                   "off",
+                   "--port",
+                   "8080",
+                   "--threads",
+                   "3",
+                   "--idle-timeout",
+                   "750ms",
+                   "--header-timeout",
+                   "2s",
+                   "--write-timeout",
+                   "1m",
+                   "--max-frame",
+                   "4096",
+                   "--backlog",
+                   "16",
+                   "--stats-file",
+                   "/tmp/x.json",
+                   "--fail-setsockopt-every",
+                   "5"},
                   o) == 0);
     CHECK(o.protocol == pb::Protocol::kHttp);
     CHECK_FALSE(o.nodelay);
@@ -83,14 +101,14 @@ TEST_CASE("defaults match the documented ones", "[unit][options]") {
 }
 
 TEST_CASE("bad flag values are rejected, not ignored", "[unit][options]") {
-    for (std::vector<std::string> bad : std::vector<std::vector<std::string>>{
-             {"--protocol", "gopher"},
-             {"--nodelay", "maybe"},
-             {"--idle-timeout", "soon"},
-             {"--port", "70000"},
-             {"--threads", "0"},
-             {"--backlog", "0"},
-             {"--no-such-flag"}}) {
+    for (std::vector<std::string> bad :
+         std::vector<std::vector<std::string>>{{"--protocol", "gopher"},
+                                               {"--nodelay", "maybe"},
+                                               {"--idle-timeout", "soon"},
+                                               {"--port", "70000"},
+                                               {"--threads", "0"},
+                                               {"--backlog", "0"},
+                                               {"--no-such-flag"}}) {
         INFO(bad[0]);
         pb::ServerOptions o;
         CHECK(parse(bad, o) != 0);

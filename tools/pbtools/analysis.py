@@ -19,10 +19,11 @@ FALLBACK_THRESHOLD = 0.05
 @dataclass(frozen=True)
 class Measure:
     """One counter of one case: the median over its repetitions and their [lo, hi]."""
+
     value: float
     lo: float
     hi: float
-    n: int = 1          # repetitions behind lo..hi; 1: no range
+    n: int = 1  # repetitions behind lo..hi; 1: no range
 
     @property
     def has_range(self) -> bool:
@@ -31,14 +32,16 @@ class Measure:
 
 @dataclass(frozen=True)
 class Difference:
-    differ: bool        # larger than the noise
-    sign: int           # +1: b above a, -1: b below a, 0: equal medians
-    tested: bool        # True: decided by the ranges; False: by the fallback threshold
+    differ: bool  # larger than the noise
+    sign: int  # +1: b above a, -1: b below a, 0: equal medians
+    tested: bool  # True: decided by the ranges; False: by the fallback threshold
     ratio: float | None  # b / a, when a > 0
 
     @property
     def basis(self) -> str:
-        return "ranges" if self.tested else f"{100 * FALLBACK_THRESHOLD:g}% threshold, one repetition"
+        return (
+            "ranges" if self.tested else f"{100 * FALLBACK_THRESHOLD:g}% threshold, one repetition"
+        )
 
 
 def as_measure(x, counter: str | None = None) -> Measure | None:
@@ -51,7 +54,9 @@ def as_measure(x, counter: str | None = None) -> Measure | None:
     return None if v is None else Measure(v, v, v, 1)
 
 
-def differs(a, b, counter: str | None = None, threshold: float = FALLBACK_THRESHOLD) -> Difference | None:
+def differs(
+    a, b, counter: str | None = None, threshold: float = FALLBACK_THRESHOLD
+) -> Difference | None:
     """THE rule for "these two differ" (the Reading, the sweeps and tools/compare).
 
     a, b: Cases (with counter), Measures or numbers. When both have a range over two
@@ -100,26 +105,31 @@ def knee_objective_us(workload: str) -> float:
 
 @dataclass
 class SweepPoint:
-    rate: float                 # offered req/s
-    p99: float | None           # median p99 over the repetitions
-    achieved: float | None      # median achieved req/s
-    generator: bool = False     # a repetition was generator-late or generator-busy
+    rate: float  # offered req/s
+    p99: float | None  # median p99 over the repetitions
+    achieved: float | None  # median achieved req/s
+    generator: bool = False  # a repetition was generator-late or generator-busy
     case: Case | None = None
 
     def meets(self, objective_us: float) -> bool:
-        return (not self.generator and self.p99 is not None and self.p99 <= objective_us
-                and self.achieved is not None and self.achieved >= KNEE_ACHIEVED_FRACTION * self.rate)
+        return (
+            not self.generator
+            and self.p99 is not None
+            and self.p99 <= objective_us
+            and self.achieved is not None
+            and self.achieved >= KNEE_ACHIEVED_FRACTION * self.rate
+        )
 
 
 @dataclass
 class Knee:
     pattern: str
-    objective: float            # the p99 bound, us
-    rate: float | None          # the knee: the highest offered rate that meets the objective
-    p99: float | None           # p99 there
-    bounded: bool               # a higher rate was measured (by the server) and failed
-    points: list                # [SweepPoint] sorted by rate
-    above: list                 # points above the knee the generator could not test
+    objective: float  # the p99 bound, us
+    rate: float | None  # the knee: the highest offered rate that meets the objective
+    p99: float | None  # p99 there
+    bounded: bool  # a higher rate was measured (by the server) and failed
+    points: list  # [SweepPoint] sorted by rate
+    above: list  # points above the knee the generator could not test
 
     @property
     def lower_bound(self) -> bool:
@@ -141,7 +151,9 @@ def knee(points, objective_us: float, pattern: str = "") -> Knee:
         if not isinstance(p, SweepPoint):
             t = tuple(p) + (None,) * (4 - len(p))
             rate, p99, achieved, gen = t[0], t[1], t[2], t[3]
-            p = SweepPoint(rate, num(p99), num(achieved) if achieved is not None else num(rate), bool(gen))
+            p = SweepPoint(
+                rate, num(p99), num(achieved) if achieved is not None else num(rate), bool(gen)
+            )
         if num(p.rate) is not None and p.rate > 0:
             pts.append(p)
     pts.sort(key=lambda p: p.rate)
@@ -157,8 +169,11 @@ def knee(points, objective_us: float, pattern: str = "") -> Knee:
 
 
 def sweep_points(cases: list[Case]) -> list[SweepPoint]:
-    return [SweepPoint(c.offered_rps, c.latency("p99"), c.c("rps"), c.generator_limited, c)
-            for c in cases if c.offered_rps]
+    return [
+        SweepPoint(c.offered_rps, c.latency("p99"), c.c("rps"), c.generator_limited, c)
+        for c in cases
+        if c.offered_rps
+    ]
 
 
 def sweep_knees(cases: list[Case], workload: str | None = None) -> dict[str, Knee]:
@@ -167,8 +182,10 @@ def sweep_knees(cases: list[Case], workload: str | None = None) -> dict[str, Kne
     for c in cases:
         by_pattern.setdefault(c.pattern, []).append(c)
     wl = workload or (cases[0].workload if cases else "")
-    return {p: knee(sweep_points(cs), knee_objective_us(wl), pattern=p)
-            for p, cs in sorted(by_pattern.items(), key=lambda kv: pattern_key(kv[0]))}
+    return {
+        p: knee(sweep_points(cs), knee_objective_us(wl), pattern=p)
+        for p, cs in sorted(by_pattern.items(), key=lambda kv: pattern_key(kv[0]))
+    }
 
 
 def equal_load_rate(a: list[Case], b: list[Case]) -> float | None:
@@ -180,8 +197,12 @@ def equal_load_rate(a: list[Case], b: list[Case]) -> float | None:
     common = sorted(set(ra) & set(rb))
     if not common:
         return None
-    clean = [r for r in common if "server-saturated" not in ra[r].rep_verdicts()
-             and "server-saturated" not in rb[r].rep_verdicts()]
+    clean = [
+        r
+        for r in common
+        if "server-saturated" not in ra[r].rep_verdicts()
+        and "server-saturated" not in rb[r].rep_verdicts()
+    ]
     return (clean or common)[-1]
 
 
@@ -199,8 +220,11 @@ def group(cases: list[Case], *keys) -> dict:
             elif k == "workload":
                 parts.append(workload_key(v))
             else:
-                parts.append((0, "") if v is None else (1, v) if isinstance(v, str) else (1, f"{v:012.3f}"))
+                parts.append(
+                    (0, "") if v is None else (1, v) if isinstance(v, str) else (1, f"{v:012.3f}")
+                )
         return parts
+
     return dict(sorted(out.items(), key=order))
 
 

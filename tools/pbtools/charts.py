@@ -12,7 +12,17 @@ import math
 
 from . import analysis
 from .gnuplot import BASELINE_COLOUR, PALETTE, Chart, datablock, log_latency_tics, quote, ticlabel
-from .rundir import PATTERN_ORDER, WRITE_ORDER, Case, dig, jain, maxmin, num, pattern_key, thread_values
+from .rundir import (
+    PATTERN_ORDER,
+    WRITE_ORDER,
+    Case,
+    dig,
+    jain,
+    maxmin,
+    num,
+    pattern_key,
+    thread_values,
+)
 
 # Thread-per-conn under churn can leave one stats entry per connection: past this
 # many bars a group shows evenly spaced order statistics of the sorted values.
@@ -40,8 +50,10 @@ def footer(run_patterns, shown, note: str = "") -> str:
         text += "  |  no data here: " + ", ".join(missing)
     if note:
         text += "  |  " + note
-    return (f"set label 990 {quote(text)} at screen 0.01, screen 0.018 left "
-            "font ',9' textcolor rgb '#555555'\n")
+    return (
+        f"set label 990 {quote(text)} at screen 0.01, screen 0.018 left "
+        "font ',9' textcolor rgb '#555555'\n"
+    )
 
 
 def _span_log(values) -> bool:
@@ -99,13 +111,20 @@ def generator_bound_points(rows, name="gen"):
     """A datablock and plot clause drawing an open diamond on each generator-bound point."""
     if not rows:
         return [], []
-    return ([datablock(name, rows)],
-            [f"${name} using 1:2 with points pt 12 ps 2.8 lw 2 lc rgb 'black' title {quote(GEN_BOUND_TITLE)}"])
+    return (
+        [datablock(name, rows)],
+        [
+            f"${name} using 1:2 with points pt 12 ps 2.8 lw 2 lc rgb 'black' title {quote(GEN_BOUND_TITLE)}"
+        ],
+    )
 
 
 # --- throughput vs connections ---------------------------------------------------
 
-def throughput(name: str, workload: str, protocol: str, cases: list[Case], run_patterns, pal) -> Chart | None:
+
+def throughput(
+    name: str, workload: str, protocol: str, cases: list[Case], run_patterns, pal
+) -> Chart | None:
     per = analysis.group(cases, "pattern")
     conns = sorted({c.connections for c in cases if c.connections})
     if not conns:
@@ -114,27 +133,39 @@ def throughput(name: str, workload: str, protocol: str, cases: list[Case], run_p
         return _throughput_bars(name, workload, protocol, conns[0], cases, run_patterns, pal)
     body, plots, shown = [], [], []
     for i, ((pattern,), cs) in enumerate(per.items()):
-        rows = sorted(((c.connections, *_mrow(c.measure("rps"))) for c in cs if c.connections),
-                      key=lambda r: r[0])
+        rows = sorted(
+            ((c.connections, *_mrow(c.measure("rps"))) for c in cs if c.connections),
+            key=lambda r: r[0],
+        )
         if not any(r[1] is not None for r in rows):
             continue
         shown.append(pattern)
         body.append(datablock(f"p{i}", rows))
         # The line joins the medians; the bar is the [min-max] over the repetitions.
-        plots.append(f"$p{i} using 1:2:3:4 with yerrorlines lw 2 pt 7 ps 1.2 lc rgb '{pal(pattern)}' "
-                     f"title {quote(pattern)}")
+        plots.append(
+            f"$p{i} using 1:2:3:4 with yerrorlines lw 2 pt 7 ps 1.2 lc rgb '{pal(pattern)}' "
+            f"title {quote(pattern)}"
+        )
     if not plots:
         return None
     errs = [(c.connections, c.c("rps")) for c in cases if c.has_errors and c.c("rps") is not None]
     if errs:
         body.append(datablock("err", errs))
-        plots.append("$err using 1:2 with points pt 2 ps 2.5 lw 2 lc rgb 'black' title 'case had errors'")
-    b, p = generator_bound_points([(c.connections, c.c("rps")) for c in cases
-                                   if c.generator_bound and c.connections and c.c("rps") is not None])
+        plots.append(
+            "$err using 1:2 with points pt 2 ps 2.5 lw 2 lc rgb 'black' title 'case had errors'"
+        )
+    b, p = generator_bound_points(
+        [
+            (c.connections, c.c("rps"))
+            for c in cases
+            if c.generator_bound and c.connections and c.c("rps") is not None
+        ]
+    )
     body += b
     plots += p
     tics = ", ".join(f"'{n}' {n}" for n in conns)
-    body.append(f"""
+    body.append(
+        f"""
 set title {quote(f"Throughput vs connections: workload {workload} ({protocol}, closed loop)")}
 set xlabel 'connections'
 set ylabel 'requests/s (median, bar: min-max of the repetitions)'
@@ -148,7 +179,8 @@ set grid
 set bmargin 5
 {footer(run_patterns, shown)}
 plot {', '.join(plots)}
-""")
+"""
+    )
     return Chart(name, f"Throughput vs connections, {workload}", "".join(body), 960, 540)
 
 
@@ -166,15 +198,21 @@ def _throughput_bars(name, workload, protocol, n, cases, run_patterns, pal) -> C
             continue
         x = -0.4 + (j + 0.5) * 0.8 / m
         body.append(datablock(f"b{j}", [(x, v, 0.8 / m, *_mrow(c.measure("rps"))[1:])]))
-        plots.append(f"$b{j} using 1:2:3 with boxes fs solid 0.85 border lc rgb '#333333' "
-                     f"lc rgb '{pal(p)}' title {quote(p)}")
+        plots.append(
+            f"$b{j} using 1:2:3 with boxes fs solid 0.85 border lc rgb '#333333' "
+            f"lc rgb '{pal(p)}' title {quote(p)}"
+        )
         plots.append(f"$b{j} using 1:2:4:5 with yerrorbars pt 7 ps 0 lw 1.5 lc rgb 'black' notitle")
-        text = (f"{v:,.0f}" + (" (errors)" if c.has_errors else "")
-                + ("\n◇ generator-bound" if c.generator_bound else ""))
+        text = (
+            f"{v:,.0f}"
+            + (" (errors)" if c.has_errors else "")
+            + ("\n◇ generator-bound" if c.generator_bound else "")
+        )
         labels.append(f"set label {quote(text)} at {x:g}, {v:g} center offset 0,1.2 font ',9'")
     if not plots:
         return None
-    body.append(f"""
+    body.append(
+        f"""
 set title {quote(f"Throughput: workload {workload}, {n} connections ({protocol}, closed loop)")}
 set ylabel 'requests/s'
 set xrange [-0.6:0.6]
@@ -188,14 +226,23 @@ set bmargin 5
 {chr(10).join(labels)}
 {footer(run_patterns, patterns)}
 plot {', '.join(plots)}
-""")
+"""
+    )
     return Chart(name, f"Throughput, {workload}", "".join(body), 960, 540)
 
 
 # --- latency percentile spectrum -------------------------------------------------
 
-SPECTRUM_TICS = [("0%", 1), ("50%", 2), ("90%", 10), ("99%", 100), ("99.9%", 1e3),
-                 ("99.99%", 1e4), ("99.999%", 1e5), ("99.9999%", 1e6)]
+SPECTRUM_TICS = [
+    ("0%", 1),
+    ("50%", 2),
+    ("90%", 10),
+    ("99%", 100),
+    ("99.9%", 1e3),
+    ("99.99%", 1e4),
+    ("99.999%", 1e5),
+    ("99.9999%", 1e6),
+]
 
 
 def spectrum_points(case: Case):
@@ -206,8 +253,14 @@ def spectrum_points(case: Case):
         return [(x, _pos(float(v))) for x, v in h.spectrum()], True
     pts = []
     count = num((case.loadgen or {}).get("requests")) or math.inf
-    for p, key in [(50, "p50"), (90, "p90"), (99, "p99"), (99.9, "p99.9"), (99.99, "p99.99"),
-                   (99.999, "p99.999")]:
+    for p, key in [
+        (50, "p50"),
+        (90, "p90"),
+        (99, "p99"),
+        (99.9, "p99.9"),
+        (99.99, "p99.99"),
+        (99.999, "p99.999"),
+    ]:
         x = 1 / (1 - p / 100)
         v = case.latency(key)
         if v is not None and x <= count:
@@ -215,15 +268,31 @@ def spectrum_points(case: Case):
     return pts, False
 
 
-def spectrum(name: str, title_what: str, cases: list[Case], baseline: Case | None, run_patterns, pal,
-             note: str = "") -> Chart | None:
+def spectrum(
+    name: str,
+    title_what: str,
+    cases: list[Case],
+    baseline: Case | None,
+    run_patterns,
+    pal,
+    note: str = "",
+) -> Chart | None:
     """note: a line under the title (the closed-loop caveat)."""
     body, plots, shown, ys, xmax = [], [], [], [], 100.0
-    series = [(c.pattern, c, pal(c.pattern), "lw 2", c.pattern)
-              for c in sorted(cases, key=lambda c: pattern_key(c.pattern))]
+    series = [
+        (c.pattern, c, pal(c.pattern), "lw 2", c.pattern)
+        for c in sorted(cases, key=lambda c: pattern_key(c.pattern))
+    ]
     if baseline is not None:
-        series.append(("baseline", baseline, BASELINE_COLOUR, "lw 2 dt 2",
-                       f"loopback baseline ({baseline.pattern}, {baseline.connections or 1} conn)"))
+        series.append(
+            (
+                "baseline",
+                baseline,
+                BASELINE_COLOUR,
+                "lw 2 dt 2",
+                f"loopback baseline ({baseline.pattern}, {baseline.connections or 1} conn)",
+            )
+        )
     for i, (pattern, case, col, style, title) in enumerate(series):
         pts, dense = spectrum_points(case)
         if not any(y is not None for _, y in pts):
@@ -235,8 +304,13 @@ def spectrum(name: str, title_what: str, cases: list[Case], baseline: Case | Non
         body.append(datablock(f"s{i}", pts))
         how = "lines" if dense else "linespoints pt 7"
         plots.append(f"$s{i} using 1:2 with {how} {style} lc rgb '{col}' title {quote(title)}")
-    b, p = generator_bound_points([(100.0, _pos(c.latency("p99"))) for c in cases
-                                   if c.generator_bound and _pos(c.latency("p99"))])
+    b, p = generator_bound_points(
+        [
+            (100.0, _pos(c.latency("p99")))
+            for c in cases
+            if c.generator_bound and _pos(c.latency("p99"))
+        ]
+    )
     body += b
     plots += [x.replace(quote(GEN_BOUND_TITLE), quote("◇ generator-bound (at its p99)")) for x in p]
     if not shown:
@@ -244,7 +318,8 @@ def spectrum(name: str, title_what: str, cases: list[Case], baseline: Case | Non
     xmax = 10 ** math.ceil(math.log10(xmax) - 1e-9)
     lo, hi = _latency_range(ys)
     xtics = ", ".join(f"{ticlabel(label)} {x:g}" for label, x in SPECTRUM_TICS if x <= xmax)
-    body.append(f"""
+    body.append(
+        f"""
 set title {quote("Latency by percentile: " + title_what + "".join(chr(10) + part for part in note.split("; ") if part))}
 set xlabel 'percentile (log scale of 1/(1-p))'
 set ylabel 'latency'
@@ -260,13 +335,17 @@ set grid xtics ytics mytics
 set bmargin 5
 {footer(run_patterns, shown)}
 plot {', '.join(plots)}
-""")
+"""
+    )
     return Chart(name, "Latency percentile spectrum, " + title_what, "".join(body), 1100, 580)
 
 
 # --- p99 vs offered load -----------------------------------------------------------
 
-def sweep(name: str, workload: str, protocol: str, cases: list[Case], knees: dict, run_patterns, pal) -> Chart | None:
+
+def sweep(
+    name: str, workload: str, protocol: str, cases: list[Case], knees: dict, run_patterns, pal
+) -> Chart | None:
     """p99 (median, with the repetitions' min-max as a bar) vs offered rate, one line
     per pattern; the workload's latency objective dashed; each knee circled."""
     body, plots, shown, ys, xs = [], [], [], [], []
@@ -274,7 +353,9 @@ def sweep(name: str, workload: str, protocol: str, cases: list[Case], knees: dic
     per = analysis.group(cases, "pattern")
     knee_labels = 0
     for i, ((pattern,), cs) in enumerate(per.items()):
-        rows = sorted((c.offered_rps, *_mrow(c.measure("p99"), log=True)) for c in cs if c.offered_rps)
+        rows = sorted(
+            (c.offered_rps, *_mrow(c.measure("p99"), log=True)) for c in cs if c.offered_rps
+        )
         if not any(r[1] is not None for r in rows):
             continue
         shown.append(pattern)
@@ -282,42 +363,61 @@ def sweep(name: str, workload: str, protocol: str, cases: list[Case], knees: dic
         ys += [v for r in rows for v in r[1:] if v is not None]
         body.append(datablock(f"w{i}", rows))
         col = pal(pattern)
-        plots.append(f"$w{i} using 1:2:3:4 with yerrorlines lw 2 pt 7 lc rgb '{col}' title {quote(pattern)}")
+        plots.append(
+            f"$w{i} using 1:2:3:4 with yerrorlines lw 2 pt 7 lc rgb '{col}' title {quote(pattern)}"
+        )
         k = knees.get(pattern)
         if k and k.rate is not None and k.p99 is not None:
             label = f"knee {k.rate:,.0f}" + ("+" if k.lower_bound else "")
             body.append(datablock(f"k{i}", [(k.rate, k.p99, label)]))
             plots.append(f"$k{i} using 1:2 with points pt 6 ps 3.5 lw 2.5 lc rgb '{col}' notitle")
             # Stacked, so two knees at one rate do not print over each other.
-            plots.append(f"$k{i} using 1:2:3 with labels offset 0,{1.6 + 1.1 * knee_labels:g} font ',9' "
-                         f"textcolor rgb '{col}' notitle")
+            plots.append(
+                f"$k{i} using 1:2:3 with labels offset 0,{1.6 + 1.1 * knee_labels:g} font ',9' "
+                f"textcolor rgb '{col}' notitle"
+            )
             knee_labels += 1
     if not shown:
         return None
-    errs = [(c.offered_rps, _pos(c.latency("p99"))) for c in cases if c.has_errors and c.offered_rps]
+    errs = [
+        (c.offered_rps, _pos(c.latency("p99"))) for c in cases if c.has_errors and c.offered_rps
+    ]
     if errs:
         body.append(datablock("err", errs))
-        plots.append("$err using 1:2 with points pt 2 ps 2.5 lw 2 lc rgb 'black' title 'case had errors'")
+        plots.append(
+            "$err using 1:2 with points pt 2 ps 2.5 lw 2 lc rgb 'black' title 'case had errors'"
+        )
     # Three different verdicts: the server at its limit (a finding), and the generator
     # sending late or out of CPU (the point describes the generator). A point gets the
     # mark of every verdict any of its repetitions had.
     for kind, block, pt, title in VERDICT_POINTS:
-        pts = [(c.offered_rps, _pos(c.latency("p99"))) for c in cases
-               if c.offered_rps and _pos(c.latency("p99"))
-               and (verdict_kind(c) == kind or kind in c.rep_verdicts())]
+        pts = [
+            (c.offered_rps, _pos(c.latency("p99")))
+            for c in cases
+            if c.offered_rps
+            and _pos(c.latency("p99"))
+            and (verdict_kind(c) == kind or kind in c.rep_verdicts())
+        ]
         if pts:
             body.append(datablock(block, pts))
-            plots.append(f"${block} using 1:2 with points pt {pt} ps 2.8 lw 2 lc rgb 'black' title {quote(title)}")
+            plots.append(
+                f"${block} using 1:2 with points pt {pt} ps 2.8 lw 2 lc rgb 'black' title {quote(title)}"
+            )
     lo, hi = _latency_range(ys + [objective])
     xlog = _span_log(xs)
-    xr = (f"[{min(xs) / 1.5:g}:{max(xs) * 1.5:g}]" if xlog else f"[0:{max(xs) * 1.08:g}]")
-    xmin, xmax = ((min(xs) / 1.5, max(xs) * 1.5) if xlog else (0, max(xs) * 1.08))
+    xr = f"[{min(xs) / 1.5:g}:{max(xs) * 1.5:g}]" if xlog else f"[0:{max(xs) * 1.08:g}]"
+    xmin, xmax = (min(xs) / 1.5, max(xs) * 1.5) if xlog else (0, max(xs) * 1.08)
     body.append(datablock("obj", [(xmin, objective), (xmax, objective)]))
-    plots.append(f"$obj using 1:2 with lines dt 2 lw 1.5 lc rgb '#555555' "
-                 f"title {quote(f'objective: p99 ≤ {_us_text(objective)}')}")
-    plots.append("NaN with points pt 6 ps 2 lw 2 lc rgb 'black' "
-                 f"title {quote('knee: highest rate meeting the objective (+: may be higher)')}")
-    body.append(f"""
+    plots.append(
+        f"$obj using 1:2 with lines dt 2 lw 1.5 lc rgb '#555555' "
+        f"title {quote(f'objective: p99 ≤ {_us_text(objective)}')}"
+    )
+    plots.append(
+        "NaN with points pt 6 ps 2 lw 2 lc rgb 'black' "
+        f"title {quote('knee: highest rate meeting the objective (+: may be higher)')}"
+    )
+    body.append(
+        f"""
 set title {quote(f"p99 latency vs offered load (open loop): workload {workload} ({protocol})")}
 set xlabel 'offered load, requests/s{" (log scale)" if xlog else ""}'
 set ylabel 'p99 latency (coordinated-omission corrected; median, bar: min-max)'
@@ -332,7 +432,8 @@ set grid
 set bmargin 5
 {footer(run_patterns, shown)}
 plot {', '.join(plots)}
-""")
+"""
+    )
     return Chart(name, f"p99 vs offered load, {workload}", "".join(body), 1150, 580)
 
 
@@ -341,6 +442,7 @@ def _us_text(us: float) -> str:
 
 
 # --- grouped bars (costs) --------------------------------------------------------
+
 
 def _bars(categories, patterns, value, pal, prefix, marked=None):
     """Datablocks and plot clauses for clustered bars: category i at x = i, one bar
@@ -362,14 +464,20 @@ def _bars(categories, patterns, value, pal, prefix, marked=None):
                     gen.append((x, v.value))
         if rows:
             body.append(datablock(f"{prefix}{j}", rows))
-            plots.append(f"${prefix}{j} using 1:2:3 with boxes fs solid 0.85 border lc rgb '#333333' "
-                         f"lc rgb '{pal(p)}' title {quote(p)}")
-            plots.append(f"${prefix}{j} using 1:2:4:5 with yerrorbars pt 7 ps 0 lw 1.5 lc rgb 'black' notitle")
+            plots.append(
+                f"${prefix}{j} using 1:2:3 with boxes fs solid 0.85 border lc rgb '#333333' "
+                f"lc rgb '{pal(p)}' title {quote(p)}"
+            )
+            plots.append(
+                f"${prefix}{j} using 1:2:4:5 with yerrorbars pt 7 ps 0 lw 1.5 lc rgb 'black' notitle"
+            )
     b, p = generator_bound_points(gen, f"{prefix}gen")
     return body + b, plots + p, shown
 
 
-def cost_bars(name: str, title: str, panels, categories, run_patterns, pal, marked=None) -> Chart | None:
+def cost_bars(
+    name: str, title: str, panels, categories, run_patterns, pal, marked=None
+) -> Chart | None:
     """panels: [(ylabel, value(category, pattern))]; categories: [(label, key)];
     marked(category key, pattern): the case there was generator-bound."""
     patterns = list(run_patterns)
@@ -386,7 +494,8 @@ def cost_bars(name: str, title: str, panels, categories, run_patterns, pal, mark
         out += body
         if not plots:
             plots = ["NaN notitle"]
-        out.append(f"""
+        out.append(
+            f"""
 {"" if multi else "set title " + quote(title)}
 set ylabel {quote(ylabel)}
 set lmargin at screen 0.08
@@ -401,7 +510,8 @@ set style fill solid 0.85
 {"set title " + quote(ylabel) if multi else ""}
 plot {', '.join(plots)}
 unset label 990
-""")
+"""
+        )
     if not shown_all:
         return None
     # The footer goes on the last panel so it sits at the bottom of the picture.
@@ -414,6 +524,7 @@ unset label 990
 
 
 # --- load spread across threads ----------------------------------------------------
+
 
 def _sampled(values):
     """At most MAX_BARS_PER_GROUP values: evenly spaced order statistics when
@@ -436,8 +547,9 @@ def spread(name: str, title_what: str, cases: list[Case], run_patterns, pal) -> 
     tics = []
     for i, c in enumerate(cases):
         tics.append(f"{ticlabel(c.pattern)} {i}")
-    for n, (key, counter, label) in enumerate([("requests", "requests", "requests"),
-                                               ("accepted", "accepts", "accepts")]):
+    for n, (key, counter, label) in enumerate(
+        [("requests", "requests", "requests"), ("accepted", "accepts", "accepts")]
+    ):
         body, plots, labels = [], [], []
         ymax = 2.0
         for i, c in enumerate(cases):
@@ -456,8 +568,10 @@ def spread(name: str, title_what: str, cases: list[Case], run_patterns, pal) -> 
             body.append(datablock(f"t{n}_{i}", rows))
             # The key lists each pattern once, on the top panel.
             title = f"title {quote(c.pattern)}" if n == 0 else "notitle"
-            plots.append(f"$t{n}_{i} using 1:2:3 with boxes fs solid 0.85 noborder "
-                         f"lc rgb '{pal(c.pattern)}' {title}")
+            plots.append(
+                f"$t{n}_{i} using 1:2:3 with boxes fs solid 0.85 noborder "
+                f"lc rgb '{pal(c.pattern)}' {title}"
+            )
             j_idx, na = c.fairness(f"jain_{counter}")
             mm, _ = c.fairness(f"maxmin_{counter}")
             if j_idx is None and not na:
@@ -475,7 +589,8 @@ def spread(name: str, title_what: str, cases: list[Case], run_patterns, pal) -> 
         if not plots:
             plots = ["NaN notitle"]
         out += body
-        out.append(f"""
+        out.append(
+            f"""
 set title {quote(f"{label} per thread / mean over the threads that {'serve requests' if n == 0 else 'accept'}")}
 set ylabel 'share / even share'
 set lmargin at screen 0.08
@@ -492,7 +607,8 @@ set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead dt 2 lc rgb '#55555
 plot {', '.join(plots)}
 unset label
 unset arrow
-""")
+"""
+        )
     out.append("unset multiplot\n")
     if not shown:
         return None
@@ -501,10 +617,17 @@ unset arrow
 
 # --- Nagle ----------------------------------------------------------------------------
 
+
 def nagle_order(c: Case):
     wp = c.write_pattern or ""
-    return (c.client_nodelay is not False, c.server_nodelay is not False,
-            WRITE_ORDER.index(wp) if wp in WRITE_ORDER else len(WRITE_ORDER), wp, bool(c.quickack), c.id)
+    return (
+        c.client_nodelay is not False,
+        c.server_nodelay is not False,
+        WRITE_ORDER.index(wp) if wp in WRITE_ORDER else len(WRITE_ORDER),
+        wp,
+        bool(c.quickack),
+        c.id,
+    )
 
 
 def nagle(name: str, cases: list[Case], run_patterns, pal) -> Chart | None:
@@ -521,28 +644,49 @@ def nagle(name: str, cases: list[Case], run_patterns, pal) -> Chart | None:
         frac = c.c("stall_fraction")
         stalls = c.c("stalls")
         if frac is not None or stalls is not None or c.generator_bound:
-            text = (f"stalls {100 * frac:.0f}%" if frac is not None else
-                    f"stalls {stalls:.0f}" if stalls is not None else "")
+            text = (
+                f"stalls {100 * frac:.0f}%"
+                if frac is not None
+                else f"stalls {stalls:.0f}"
+                if stalls is not None
+                else ""
+            )
             text += "  ◇ generator-bound" if c.generator_bound else ""
             stall_rows.append((p99 or p50 or 1, i, text))
-        seg_rows.append((i, c.c("segs_out_per_req"), c.c("segs_in_per_req"),
-                         c.c("srv_segs_out_per_req"), c.c("srv_segs_in_per_req")))
+        seg_rows.append(
+            (
+                i,
+                c.c("segs_out_per_req"),
+                c.c("segs_in_per_req"),
+                c.c("srv_segs_out_per_req"),
+                c.c("srv_segs_in_per_req"),
+            )
+        )
     lo, hi = _latency_range(ys + [STALL_US])
     hi = max(hi, 1e5)
     tics = ", ".join(f"{ticlabel(c.nagle_label)} {i}" for i, c in enumerate(cases))
     patterns = sorted({c.pattern for c in cases}, key=pattern_key)
-    seg_series = [(2, "client out", "#1f77b4", -0.27), (3, "client in", "#aec7e8", -0.09),
-                  (4, "server out", "#ff7f0e", 0.09), (5, "server in", "#ffbb78", 0.27)]
-    seg_plots = [f"$seg using (${col}/2):($1+{off}):(0):(${col}):($1+{off}-0.08):($1+{off}+0.08) "
-                 f"with boxxyerror fs solid 0.9 noborder lc rgb '{colr}' title {quote(title)}"
-                 for col, title, colr, off in seg_series]
+    seg_series = [
+        (2, "client out", "#1f77b4", -0.27),
+        (3, "client in", "#aec7e8", -0.09),
+        (4, "server out", "#ff7f0e", 0.09),
+        (5, "server in", "#ffbb78", 0.27),
+    ]
+    seg_plots = [
+        f"$seg using (${col}/2):($1+{off}):(0):(${col}):($1+{off}-0.08):($1+{off}+0.08) "
+        f"with boxxyerror fs solid 0.9 noborder lc rgb '{colr}' title {quote(title)}"
+        for col, title, colr, off in seg_series
+    ]
     segmax = max([v for r in seg_rows for v in r[1:] if v is not None] + [1.0])
     height = max(420, 120 + 30 * n)
     body = [datablock("lat", lat_rows), datablock("seg", seg_rows)]
     if stall_rows:
         body.append(datablock("stall", stall_rows))
-    stall_plot = (", $stall using 1:2:3 with labels left offset 1.2,0 font ',8' notitle" if stall_rows else "")
-    body.append(f"""
+    stall_plot = (
+        ", $stall using 1:2:3 with labels left offset 1.2,0 font ',8' notitle" if stall_rows else ""
+    )
+    body.append(
+        f"""
 set multiplot title {quote("TCP_NODELAY x write pattern x TCP_QUICKACK: server " + ", ".join(patterns) + ", frame protocol")}
 set lmargin at screen 0.28
 set rmargin at screen 0.66
@@ -575,7 +719,8 @@ set ytics ({', '.join(f"'' {i}" for i in range(n))})
 set key at screen 0.98, screen {45 / height:.4f} horizontal font ',9'
 plot {', '.join(seg_plots)}
 unset multiplot
-""")
+"""
+    )
     return Chart(name, "Nagle matrix", "".join(body), 1200, height)
 
 
@@ -586,8 +731,11 @@ def nagle_upside(name: str, cases: list[Case], run_patterns, pal) -> Chart | Non
     labels = []
     for c in cases:
         nd = "?" if c.client_nodelay is None else ("on" if c.client_nodelay else "off")
-        labels.append(f"client nodelay {nd}" + (f" ({c.write_pattern})" if c.write_pattern else "")
-                      + (" ◇ generator-bound" if c.generator_bound else ""))
+        labels.append(
+            f"client nodelay {nd}"
+            + (f" ({c.write_pattern})" if c.write_pattern else "")
+            + (" ◇ generator-bound" if c.generator_bound else "")
+        )
     rows = [(i, c.c("segs_out_per_req"), c.c("rps"), c.latency("p50")) for i, c in enumerate(cases)]
     n = len(cases)
     tics = ", ".join(f"{ticlabel(t)} {i}" for i, t in enumerate(labels))
@@ -595,7 +743,9 @@ def nagle_upside(name: str, cases: list[Case], run_patterns, pal) -> Chart | Non
     height = max(360, 160 + 50 * n)
     seg_max = max([r[1] for r in rows if r[1] is not None] + [1.0])
     rps_max = max([r[2] for r in rows if r[2] is not None] + [1.0])
-    body = [datablock("up", rows), f"""
+    body = [
+        datablock("up", rows),
+        f"""
 set multiplot title {quote("Nagle's upside: one request sent as many small writes (server " + ", ".join(patterns) + ")")}
 set lmargin at screen 0.22
 set rmargin at screen 0.58
@@ -620,5 +770,6 @@ set ytics ({', '.join(f"'' {i}" for i in range(n))})
 plot $up using ($3/2):1:(0):3:($1-0.3):($1+0.3) with boxxyerror lc rgb '#2ca02c' notitle, \\
      $up using 3:1:(sprintf('%.0f', $3)) with labels left offset 0.5,0 font ',9' notitle
 unset multiplot
-"""]
+""",
+    ]
     return Chart(name, "Nagle's upside", "".join(body), 1000, height)

@@ -26,8 +26,14 @@ HIGHEST = UNITS["us"][0]
 
 # The points of the "percentile spectrum" tables and charts, as in HdrHistogram's
 # percentile distribution output.
-SPECTRUM_LABELS = [(50.0, "p50"), (90.0, "p90"), (99.0, "p99"), (99.9, "p99.9"),
-                   (99.99, "p99.99"), (99.999, "p99.999")]
+SPECTRUM_LABELS = [
+    (50.0, "p50"),
+    (90.0, "p90"),
+    (99.0, "p99"),
+    (99.9, "p99.9"),
+    (99.99, "p99.99"),
+    (99.999, "p99.999"),
+]
 
 
 def _bucket_of(value: int) -> int:
@@ -63,7 +69,11 @@ class Histogram:
         self.total = sum(c for _, c in self.steps)
         top = highest_equivalent(self.steps[-1][0], unit) if self.steps else 0
         self._max = self._native(max_value) if max_value is not None else top
-        self._min = self._native(min_value) if min_value is not None else (self.steps[0][0] if self.steps else 0)
+        self._min = (
+            self._native(min_value)
+            if min_value is not None
+            else (self.steps[0][0] if self.steps else 0)
+        )
         self.max = self.to_us(self._max)
         self.min = self.to_us(self._min)
 
@@ -137,7 +147,9 @@ def from_latency_object(obj) -> Histogram | None:
     buckets = hist.get("buckets")
     if buckets is None:
         return None
-    return _from_buckets(buckets, obj.get("max", hist.get("max")), obj.get("min", hist.get("min")), unit)
+    return _from_buckets(
+        buckets, obj.get("max", hist.get("max")), obj.get("min", hist.get("min")), unit
+    )
 
 
 def _from_buckets(buckets, max_value, min_value, unit):

@@ -54,13 +54,32 @@ KINDS = ["matrix", "sweep", "baseline", "nagle", "nagle-upside"]
 # Counters and where to find each one in the loadgen record or server block when
 # the harness did not write it (an older harness, a partly written case).
 COUNTER_NAMES = [
-    "rps", "p50_us", "p99_us", "p999_us", "cpu_us_per_req", "vcsw_per_req",
-    "ivcsw_per_req", "peak_rss_kb", "peak_threads", "jain_requests",
-    "maxmin_requests", "jain_accepts", "maxmin_accepts", "errors", "offered_rps",
-    "stalls", "stall_fraction", "segs_out_per_req", "segs_in_per_req",
-    "srv_segs_out_per_req", "srv_segs_in_per_req",
+    "rps",
+    "p50_us",
+    "p99_us",
+    "p999_us",
+    "cpu_us_per_req",
+    "vcsw_per_req",
+    "ivcsw_per_req",
+    "peak_rss_kb",
+    "peak_threads",
+    "jain_requests",
+    "maxmin_requests",
+    "jain_accepts",
+    "maxmin_accepts",
+    "errors",
+    "offered_rps",
+    "stalls",
+    "stall_fraction",
+    "segs_out_per_req",
+    "segs_in_per_req",
+    "srv_segs_out_per_req",
+    "srv_segs_in_per_req",
     # Conditions of the measurement (case schema 2), not properties of the server.
-    "generator_bound", "gen_busy", "foreign_cpu", "verdict_code",
+    "generator_bound",
+    "gen_busy",
+    "foreign_cpu",
+    "verdict_code",
 ]
 
 # Latency keys of Case.latency() that have a counter (and so a range).
@@ -74,7 +93,8 @@ VERDICT_CODES = {0: "ok", 1: "server-saturated", 2: "generator-late", 3: "genera
 # Google Benchmark appends these to a benchmark's name; the case name is the name
 # without them.
 _GBENCH_SUFFIX = re.compile(
-    r"/(real_time|manual_time|process_time|iterations:\d+|repeats:\d+|threads:\d+|min_time:[^/]+|min_warmup_time:[^/]+)$")
+    r"/(real_time|manual_time|process_time|iterations:\d+|repeats:\d+|threads:\d+|min_time:[^/]+|min_warmup_time:[^/]+)$"
+)
 
 
 def pattern_key(p: str):
@@ -202,6 +222,7 @@ class Case:
         many repetitions there were. Latency keys ("p50", "p99", "p99.9") are accepted
         for their counters. None when the counter is missing."""
         from .analysis import Measure  # analysis imports this module
+
         key = LATENCY_COUNTERS.get(counter, counter)
         value = self.latency(counter) if counter in LATENCY_COUNTERS else self.c(key)
         if value is None:
@@ -209,11 +230,16 @@ class Case:
         lo, hi = value, value
         r = self.ranges.get(key)
         n = self.n_reps
-        if (isinstance(r, list) and len(r) == 2 and num(r[0]) is not None and num(r[1]) is not None
-                and self.c(key) is not None):
+        if (
+            isinstance(r, list)
+            and len(r) == 2
+            and num(r[0]) is not None
+            and num(r[1]) is not None
+            and self.c(key) is not None
+        ):
             lo, hi = num(r[0]), num(r[1])
         else:
-            n = 1   # a number no repetition vouches for (derived, or from the loadgen record)
+            n = 1  # a number no repetition vouches for (derived, or from the loadgen record)
         return Measure(value, min(lo, value), max(hi, value), n)
 
     def rep_counters(self) -> list[dict]:
@@ -245,7 +271,9 @@ class Case:
     @property
     def generator_limited(self) -> bool:
         """Any repetition's rate or latency describes the generator: busy or late."""
-        return self.generator_bound or any(k in ("generator-late", "generator-busy") for k in self.rep_verdicts())
+        return self.generator_bound or any(
+            k in ("generator-late", "generator-busy") for k in self.rep_verdicts()
+        )
 
     @property
     def has_errors(self) -> bool:
@@ -319,16 +347,25 @@ class Case:
         ol = lg.get("open_loop") if isinstance(lg.get("open_loop"), dict) else None
         busy = num(gen.get("max_thread_busy"))
         if as_bool(gen.get("bound")) or as_bool(gen.get("saturated")):
-            return "generator-busy", (f"a generator thread was {100 * busy:.0f}% busy" if busy is not None
-                                      else "a generator thread was busy")
+            return "generator-busy", (
+                f"a generator thread was {100 * busy:.0f}% busy"
+                if busy is not None
+                else "a generator thread was busy"
+            )
         if ol is None:
             return "ok", ""
         late, bound = num(dig(ol, "lateness_us", "p99")), num(ol.get("max_lateness_us"))
         if late is not None and bound is not None and late > bound:
-            return "generator-late", f"p99 send lateness {late:.0f} us over the {bound:.0f} us bound"
+            return (
+                "generator-late",
+                f"p99 send lateness {late:.0f} us over the {bound:.0f} us bound",
+            )
         target, achieved = num(ol.get("target_rps")), num(ol.get("achieved_rps"))
         if target and achieved is not None and achieved < 0.99 * target:
-            return "server-saturated", f"achieved {achieved:.0f} req/s, under 99% of the planned {target:.0f}"
+            return (
+                "server-saturated",
+                f"achieved {achieved:.0f} req/s, under 99% of the planned {target:.0f}",
+            )
         return "ok", ""
 
     @property
@@ -340,7 +377,7 @@ class Case:
         gb = self.c("generator_bound")
         r = self.ranges.get("generator_bound")
         if isinstance(r, list) and len(r) == 2 and num(r[1]) is not None:
-            gb = max(gb or 0.0, num(r[1]))   # any repetition generator-bound
+            gb = max(gb or 0.0, num(r[1]))  # any repetition generator-bound
         if gb is not None:
             return gb >= 1
         if as_bool(dig(self.loadgen, "generator", "bound")):
@@ -395,8 +432,12 @@ class Case:
     def nagle_label(self) -> str:
         def onoff(b):
             return "?" if b is None else ("on" if b else "off")
-        parts = [f"nodelay c={onoff(self.client_nodelay)} s={onoff(self.server_nodelay)}",
-                 self.write_pattern or "?", f"quickack={onoff(self.quickack)}"]
+
+        parts = [
+            f"nodelay c={onoff(self.client_nodelay)} s={onoff(self.server_nodelay)}",
+            self.write_pattern or "?",
+            f"quickack={onoff(self.quickack)}",
+        ]
         return "  ".join(parts)
 
 
@@ -477,10 +518,25 @@ def gbench_rows(doc) -> dict:
             continue
         g["rows"].append(r)
     out = {}
-    skip = {"name", "run_name", "run_type", "aggregate_name", "aggregate_unit", "family_index",
-            "per_family_instance_index", "repetitions", "repetition_index", "threads",
-            "iterations", "real_time", "cpu_time", "time_unit", "label", "error_occurred",
-            "error_message"}
+    skip = {
+        "name",
+        "run_name",
+        "run_type",
+        "aggregate_name",
+        "aggregate_unit",
+        "family_index",
+        "per_family_instance_index",
+        "repetitions",
+        "repetition_index",
+        "threads",
+        "iterations",
+        "real_time",
+        "cpu_time",
+        "time_unit",
+        "label",
+        "error_occurred",
+        "error_message",
+    }
     for name, g in grouped.items():
         values: dict = {}
         for r in g["rows"]:
@@ -492,8 +548,12 @@ def gbench_rows(doc) -> dict:
                     values.setdefault(k, []).append(x)
         n = len(g["rows"])
         ranges = {k: [min(xs), max(xs)] for k, xs in values.items()} if n > 1 else {}
-        out[name] = {"counters": {k: median(xs) for k, xs in values.items()}, "ranges": ranges,
-                     "n": n, "error": g["error"]}
+        out[name] = {
+            "counters": {k: median(xs) for k, xs in values.items()},
+            "ranges": ranges,
+            "n": n,
+            "error": g["error"],
+        }
     return out
 
 
@@ -514,8 +574,13 @@ def _fill_counters(case: Case) -> None:
     # client of case schema 1 left window_replies at 0) has rps 0 with every request
     # answered: that 0 is a missing number, not a measurement.
     requests = num(lg.get("requests"))
-    if (num(c.get("rps")) == 0 and requests and lg.get("mode") == "closed"
-            and num(lg.get("window_replies")) == 0 and not num(lg.get("throughput_rps"))):
+    if (
+        num(c.get("rps")) == 0
+        and requests
+        and lg.get("mode") == "closed"
+        and num(lg.get("window_replies")) == 0
+        and not num(lg.get("throughput_rps"))
+    ):
         del c["rps"]
         case.ranges.pop("rps", None)
         dur = num(lg.get("duration_s"))
@@ -532,8 +597,11 @@ def _fill_counters(case: Case) -> None:
             total = sum(num(v) or 0 for v in errs.values())
         put("errors", total)
     if requests:
-        for counter, key in (("cpu_us_per_req", "cpu_us"), ("vcsw_per_req", "vcsw"),
-                             ("ivcsw_per_req", "ivcsw")):
+        for counter, key in (
+            ("cpu_us_per_req", "cpu_us"),
+            ("vcsw_per_req", "vcsw"),
+            ("ivcsw_per_req", "ivcsw"),
+        ):
             v = num(srv.get(key))
             put(counter, None if v is None else v / requests)
     # The window's own figures: its exact request count (schema 2) or rate x length.
@@ -542,8 +610,11 @@ def _fill_counters(case: Case) -> None:
     if not win_req and num(c.get("rps")) and num(win.get("seconds")):
         win_req = num(c.get("rps")) * num(win.get("seconds"))
     if win_req:
-        for counter, key in (("cpu_us_per_req", "cpu_us"), ("vcsw_per_req", "vcsw"),
-                             ("ivcsw_per_req", "ivcsw")):
+        for counter, key in (
+            ("cpu_us_per_req", "cpu_us"),
+            ("vcsw_per_req", "vcsw"),
+            ("ivcsw_per_req", "ivcsw"),
+        ):
             v = num(win.get(key))
             put(counter, None if v is None else v / win_req)
     put("peak_rss_kb", num(srv.get("peak_rss_kb")))
@@ -579,8 +650,20 @@ def thread_values(threads: list[dict], key: str) -> list[float]:
 
 def _case_from_doc(doc: dict, path: str) -> Case:
     info = doc.get("case") if isinstance(doc.get("case"), dict) else {}
-    known = {"id", "name", "kind", "pattern", "protocol", "workload", "connections",
-             "offered_rps", "client_nodelay", "server_nodelay", "write_pattern", "quickack"}
+    known = {
+        "id",
+        "name",
+        "kind",
+        "pattern",
+        "protocol",
+        "workload",
+        "connections",
+        "offered_rps",
+        "client_nodelay",
+        "server_nodelay",
+        "write_pattern",
+        "quickack",
+    }
     stem = os.path.splitext(os.path.basename(path))[0]
     conns = num(info.get("connections"))
     case = Case(
@@ -596,8 +679,13 @@ def _case_from_doc(doc: dict, path: str) -> Case:
         server_nodelay=as_bool(info.get("server_nodelay")),
         write_pattern=info.get("write_pattern"),
         quickack=as_bool(info.get("quickack")),
-        counters={k: v for k, v in (doc.get("counters") if isinstance(doc.get("counters"), dict) else {}).items()
-                  if num(v) is not None or (k.startswith("maxmin_") and v == math.inf)},
+        counters={
+            k: v
+            for k, v in (
+                doc.get("counters") if isinstance(doc.get("counters"), dict) else {}
+            ).items()
+            if num(v) is not None or (k.startswith("maxmin_") and v == math.inf)
+        },
         loadgen=doc.get("loadgen") if isinstance(doc.get("loadgen"), dict) else None,
         server=doc.get("server") if isinstance(doc.get("server"), dict) else None,
         source=path,
@@ -607,9 +695,11 @@ def _case_from_doc(doc: dict, path: str) -> Case:
         measurement=doc.get("measurement") if isinstance(doc.get("measurement"), dict) else None,
         ranges=doc.get("ranges") if isinstance(doc.get("ranges"), dict) else {},
         repetitions=[r for r in doc.get("repetitions") or [] if isinstance(r, dict)]
-        if isinstance(doc.get("repetitions"), list) else [],
+        if isinstance(doc.get("repetitions"), list)
+        else [],
         repetition_of_record=int(num(doc.get("repetition_of_record")))
-        if num(doc.get("repetition_of_record")) is not None else None,
+        if num(doc.get("repetition_of_record")) is not None
+        else None,
     )
     if case.connections is None:
         conns = num(dig(case.loadgen, "config", "connections"))
@@ -668,5 +758,13 @@ def load_run(path: str) -> Run:
     # tools/run-bench reports on RUN.tmp before renaming it into place: the run's
     # name is the final one.
     name = re.sub(r"\.tmp$", "", os.path.basename(os.path.realpath(path).rstrip("/")))
-    return Run(path=path, name=name, cases=cases, gbench=gbench,
-               sysinfo=sysinfo, run=run, warnings=warnings, gbench_only=gbench_only)
+    return Run(
+        path=path,
+        name=name,
+        cases=cases,
+        gbench=gbench,
+        sysinfo=sysinfo,
+        run=run,
+        warnings=warnings,
+        gbench_only=gbench_only,
+    )

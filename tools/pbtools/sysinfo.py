@@ -24,20 +24,20 @@ import sys
 import time
 
 SYSCTLS = [
-    "net.core.somaxconn",            # caps every listen() backlog
+    "net.core.somaxconn",  # caps every listen() backlog
     "net.ipv4.tcp_max_syn_backlog",  # half-open connections per listener
     "net.core.netdev_max_backlog",
-    "net.ipv4.tcp_tw_reuse",         # churn: reusing TIME_WAIT ports for new connects
+    "net.ipv4.tcp_tw_reuse",  # churn: reusing TIME_WAIT ports for new connects
     "net.ipv4.ip_local_port_range",  # churn: how many client ports exist
     "net.ipv4.tcp_fin_timeout",
-    "net.ipv4.tcp_autocorking",      # the kernel's own small-write coalescing (Nagle experiments)
+    "net.ipv4.tcp_autocorking",  # the kernel's own small-write coalescing (Nagle experiments)
     "net.ipv4.tcp_slow_start_after_idle",
     "net.core.rmem_max",
     "net.core.wmem_max",
     "fs.file-max",
     "fs.nr_open",
-    "kernel.threads-max",            # thread-per-conn at many connections
-    "vm.max_map_count",              # one stack mapping per thread
+    "kernel.threads-max",  # thread-per-conn at many connections
+    "vm.max_map_count",  # one stack mapping per thread
 ]
 HZ_CHOICES = (100, 250, 300, 1000)
 
@@ -151,7 +151,10 @@ def kernel_hz(release: str) -> dict:
         if j1 is not None and j1 > j0:
             rate = (j1 - j0) / (t1 - t0)
             hz = min(HZ_CHOICES, key=lambda h: abs(h - rate))
-            return {"value": hz, "source": f"estimated from /proc/timer_list jiffies ({rate:.0f}/s)"}
+            return {
+                "value": hz,
+                "source": f"estimated from /proc/timer_list jiffies ({rate:.0f}/s)",
+            }
     return {"value": None, "source": "unknown"}
 
 
@@ -166,6 +169,7 @@ def tool_versions() -> dict:
     def dpkg(pkg):
         v = run(["dpkg-query", "-W", "-f=${Version}", pkg])
         return v if v and "no packages" not in v.lower() else None
+
     return {
         "gnuplot": run(["gnuplot", "--version"]),
         "cmake": run(["cmake", "--version"]),
@@ -186,8 +190,12 @@ def git_info() -> dict | None:
     if not commit or not re.fullmatch(r"[0-9a-f]{40}", commit):
         return None
     try:
-        r = subprocess.run(["git", "-C", repo, "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True, timeout=10)
+        r = subprocess.run(
+            ["git", "-C", repo, "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         dirty = bool(r.stdout.strip()) if r.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         dirty = None
@@ -201,11 +209,17 @@ def collect(server_cpus=None, client_cpus=None, reason=None) -> dict:
 
     def lim(v):
         return None if v == resource.RLIM_INFINITY else v
+
     return {
         "schema": "patternbench.sysinfo/1",
         "collected_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "hostname": socket.gethostname(),
-        "kernel": {"sysname": u.system, "release": u.release, "version": u.version, "machine": u.machine},
+        "kernel": {
+            "sysname": u.system,
+            "release": u.release,
+            "version": u.version,
+            "machine": u.machine,
+        },
         "os": os_name(),
         "cpu": cpu_info(),
         "memory": memory_info(),
@@ -214,17 +228,27 @@ def collect(server_cpus=None, client_cpus=None, reason=None) -> dict:
         "kernel_hz": kernel_hz(u.release),
         "clocksource": read("/sys/devices/system/clocksource/clocksource0/current_clocksource"),
         "virtualization": run(["systemd-detect-virt"]),
-        "limits": {"nofile_soft": lim(soft), "nofile_hard": lim(hard), "nproc_soft": lim(nproc_soft)},
+        "limits": {
+            "nofile_soft": lim(soft),
+            "nofile_hard": lim(hard),
+            "nproc_soft": lim(nproc_soft),
+        },
         "tools": tool_versions(),
         "git": git_info(),
     }
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="sysinfo", description=(
-        "Prints this machine's benchmark-relevant facts as JSON (kernel, CPU, memory, sysctls, "
-        "kernel HZ, ulimit -n, tool versions, CPU placement)."))
-    ap.add_argument("--server-cpus", metavar="LIST", help="CPUs the servers are pinned to, e.g. 0 or 0-1")
+    ap = argparse.ArgumentParser(
+        prog="sysinfo",
+        description=(
+            "Prints this machine's benchmark-relevant facts as JSON (kernel, CPU, memory, sysctls, "
+            "kernel HZ, ulimit -n, tool versions, CPU placement)."
+        ),
+    )
+    ap.add_argument(
+        "--server-cpus", metavar="LIST", help="CPUs the servers are pinned to, e.g. 0 or 0-1"
+    )
     ap.add_argument("--client-cpus", metavar="LIST", help="CPUs the load generator is pinned to")
     ap.add_argument("--reason", metavar="TEXT", help="why this placement")
     ap.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")

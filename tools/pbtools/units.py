@@ -44,7 +44,7 @@ def plain(x: float | None, digits: int = 3) -> str:
     if x == 0:
         return "0"
     a = abs(x)
-    if a >= 10 ** digits:
+    if a >= 10**digits:
         return f"{x:,.0f}"
     if a >= 1:
         decimals = max(0, digits - 1 - int(math.floor(math.log10(a))))
@@ -102,13 +102,16 @@ def times(a: float | None, b: float | None) -> float | None:
 
 # --- medians with their range (section D: counters are medians over repetitions) ---
 
+
 def compact_rate(rps: float | None) -> str:
     """Requests per second in three significant digits: "81.7k", "1.48k", "950", "2.31M"."""
     if rps is None:
         return DASH
+
     def three(x):
         a = abs(x)
         return f"{x:.2f}" if a < 9.995 else f"{x:.1f}" if a < 99.95 else f"{x:.0f}"
+
     a = abs(rps)
     if a >= 999_500:
         return three(rps / 1e6) + "M"
@@ -132,7 +135,7 @@ def _latency_in(us: float, unit: str, like: str) -> str:
 
 
 def ranged(fmt, value: float | None, lo: float | None, hi: float | None, n: int = 1) -> str:
-    """"81.7k [79.9k-83.0k]": a median and its min-max over n repetitions. With one
+    """ "81.7k [79.9k-83.0k]": a median and its min-max over n repetitions. With one
     repetition (or no range) just the value. fmt is one of this module's formatters;
     latency() ranges share the median's unit: "9.50 ms [9.31-9.77]"."""
     text = fmt(value)
@@ -150,7 +153,7 @@ def ranged(fmt, value: float | None, lo: float | None, hi: float | None, n: int 
     lo_t, hi_t = fmt(lo), fmt(hi)
     unit = text.rpartition(" ")[2] if " " in text else None
     if unit and lo_t.endswith(" " + unit) and hi_t.endswith(" " + unit):
-        lo_t, hi_t = lo_t[:-len(unit) - 1], hi_t[:-len(unit) - 1]
+        lo_t, hi_t = lo_t[: -len(unit) - 1], hi_t[: -len(unit) - 1]
     return f"{text} [{lo_t}-{hi_t}]"
 
 
