@@ -410,10 +410,12 @@ Json measurement_json(const CaseSpec& spec, const Measured& m, const Accounted& 
     f.set("steal_s", w.foreign.ok ? Json(w.foreign.steal_s) : Json());
     f.set("irq_s", w.foreign.ok ? Json(w.foreign.irq_s) : Json());
     f.set("generator_wait_s", w.foreign.ok ? Json(w.foreign.generator_wait_s) : Json());
+    f.set("busy_source", w.foreign.busy_source);
     f.set("flag", w.foreign.flag);
     f.set("note",
-          "machine-wide CPU time (/proc/stat, 10 ms ticks) minus the server's and this "
-          "harness's own over the window; irq_s includes this run's loopback traffic; "
+          "machine-wide task CPU time (busy_source: cpuacct, ns; or proc-stat, tick-sampled) "
+          "minus the server's and this harness's own over the window; steal_s and irq_s from "
+          "/proc/stat (10 ms ticks; irq_s includes this run's loopback traffic); "
           "generator_wait_s: run-queue wait of the harness and generator threads");
     meas.set("foreign", f);
     return meas;

@@ -125,6 +125,12 @@ double CaseSpec::planned_seconds() const {
     return std::chrono::duration<double>(warmup + duration).count() + overhead_seconds(*this);
 }
 
+int default_repetitions(const std::string& profile) {
+    if (profile == "quick") return 1;
+    if (profile == "default") return 4;
+    return 3;
+}
+
 const std::vector<std::string>& profile_names() {
     static const std::vector<std::string> names{"quick", "default", "full", "nagle"};
     return names;
@@ -253,8 +259,8 @@ std::vector<CaseSpec> profile_cases(const std::string& profile, Duration duratio
         p.sweep_duration = milliseconds(500);
         cases = pattern_cases(p);
     } else if (profile == "default") {
-        // Three repetitions of everything inside 10 minutes on 2 CPUs (the
-        // reasoning is in bench/README.md): 1 s windows; the 1-connection point
+        // Four repetitions of everything inside 10 minutes on 2 CPUs (the
+        // reasoning is in bench/README.md): 800 ms windows; the 1-connection point
         // only where it is the latency floor (tiny); 64 connections only in the
         // open-loop sweeps, where latencies are compared at equal load.
         Plan p;
@@ -268,8 +274,8 @@ std::vector<CaseSpec> profile_cases(const std::string& profile, Duration duratio
                     {"tiny", {5000, 15000, 30000}},
                     {"blocking-tail", {2000, 6000, 12000}}};
         p.warmup = milliseconds(200);
-        p.duration = milliseconds(1000);
-        p.sweep_duration = milliseconds(1000);
+        p.duration = milliseconds(800);
+        p.sweep_duration = milliseconds(800);
         cases = pattern_cases(p);
     } else if (profile == "full") {
         Plan p;

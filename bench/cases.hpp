@@ -48,6 +48,11 @@ struct CaseSpec {
 // Throws std::invalid_argument for an unknown profile.
 std::vector<CaseSpec> profile_cases(const std::string& profile, Duration duration_override);
 const std::vector<std::string>& profile_names();
+// Repetitions of every case when --repetitions is not given: quick 1, default 4
+// (with 3, two runs of one identical machine give ranges that do not overlap
+// for 2 / C(6,3) = 10% of cases by chance alone; with 4, 2 / C(8,4) = 2.9%),
+// full and nagle 3.
+int default_repetitions(const std::string& profile);
 
 // Workload parameters, named once so the README and the code agree.
 inline constexpr uint32_t kTinyBytes = 64;  // request and reply body

@@ -69,7 +69,8 @@ constexpr const char* kUsage =
     "                    [--server-dir DIR] [--pingpong PATH] [--benchmark_* flags]\n"
     "Runs the pattern matrix (bench/README.md). --out-dir receives cases/<id>.json;\n"
     "tools/run-bench (make bench) wraps this with sysinfo, run.json and the report.\n"
-    "  --repetitions N  runs of every case (default: 1 for quick, 3 otherwise); the\n"
+    "  --repetitions N  runs of every case (default: quick 1, default 4, full and\n"
+    "                   nagle 3); the\n"
     "                   case file holds their medians and min-max ranges\n"
     "  --seed S         seed of the shuffled run order (default: random, printed)\n"
     "--benchmark_repetitions is refused: it would repeat a case back to back.\n";
@@ -259,7 +260,7 @@ int main(int argc, char** argv) {
         return 2;
     }
 
-    if (flags.repetitions == 0) flags.repetitions = flags.profile == "quick" ? 1 : 3;
+    if (flags.repetitions == 0) flags.repetitions = pbb::default_repetitions(flags.profile);
     if (!flags.seed_given) flags.seed = std::random_device{}();
     // Every (case, repetition) run, in one shuffled order.
     struct Run {

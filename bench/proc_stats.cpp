@@ -61,8 +61,18 @@ CpuTimes read_cpu_times() {
     const double tick = tick_us();
     t.irq_us = static_cast<double>(v[5] + v[6]) * tick;
     t.busy_us = static_cast<double>(v[0] + v[1] + v[2]) * tick + t.irq_us;
+    t.busy_source = "proc-stat";
     t.steal_us = static_cast<double>(v[7]) * tick;
     t.ok = true;
+    // The precise figure, where the root cpuacct cgroup is mounted (cgroup v1).
+    for (const char* path : {"/sys/fs/cgroup/cpuacct/cpuacct.usage",
+                             "/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage"}) {
+        std::string ns = slurp(path);
+        if (ns.empty()) continue;
+        t.busy_us = static_cast<double>(std::strtoull(ns.c_str(), nullptr, 10)) / 1e3;
+        t.busy_source = "cpuacct";
+        break;
+    }
     return t;
 }
 

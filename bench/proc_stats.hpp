@@ -19,13 +19,19 @@ struct ProcReading {
 };
 ProcReading read_proc(pid_t pid);
 
-// Machine-wide CPU time from the first line of /proc/stat, in microseconds
-// (the kernel counts in clock ticks of 1/_SC_CLK_TCK s: 10 ms here).
+// Machine-wide CPU time, in microseconds. `busy_us` is every task's CPU time
+// from the root cpuacct cgroup (cgroup v1 `cpuacct.usage`: nanoseconds, charged
+// as tasks run, the same clock as getrusage) where it exists. Otherwise it is
+// user + nice + system + irq + softirq from the first line of /proc/stat, which
+// is sampled at the scheduler tick: a CPU that wakes in short bursts is counted
+// busy or idle for whole ticks, and the bias reached 0.4 CPU over a 1 s window
+// here. Steal and irq always come from /proc/stat (10 ms ticks).
 struct CpuTimes {
     bool ok = false;
-    double busy_us = 0;   // user + nice + system + irq + softirq, every CPU
+    double busy_us = 0;
+    const char* busy_source = "none";  // "cpuacct" | "proc-stat"
     double steal_us = 0;  // time the hypervisor ran someone else while we wanted a CPU
-    double irq_us = 0;    // irq + softirq alone (also inside busy_us)
+    double irq_us = 0;    // irq + softirq
 };
 CpuTimes read_cpu_times();
 

@@ -35,6 +35,7 @@ void account_foreign(WindowAccount& w, const Tick& a, const Tick& b, double serv
     double own = server_cpu_us + (b.self_cpu_us - a.self_cpu_us);
     double foreign_us = std::max(0.0, (b.cpu.busy_us - a.cpu.busy_us) - own);
     w.foreign.ok = true;
+    w.foreign.busy_source = b.cpu.busy_source;
     w.foreign.cpu_s = foreign_us / 1e6;
     w.foreign.cpus = w.foreign.cpu_s / seconds;
     w.foreign.steal_s = (b.cpu.steal_us - a.cpu.steal_us) / 1e6;

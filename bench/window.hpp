@@ -69,6 +69,7 @@ struct Foreign {
     double cpus = 0;   // cpu_s over the window: 0.05 is 5% of one CPU
     double steal_s = 0;
     double irq_s = 0;
+    const char* busy_source = "none";  // how machine-wide busy time was read (CpuTimes)
     // How long this process's threads (the load generator among them) sat on a
     // run queue, runnable but not running: the stalls other work imposed on
     // the generator, however short (a 4 ms preemption is 0.4% of a CPU over a

@@ -142,7 +142,7 @@ class MeasuredSections:
         if n <= 1:
             text = (
                 f"**Repetitions: 1** per case ({ONE_REPETITION_NOTE}). The numbers below are one run each; "
-                "run the default profile (3 repetitions) to see the spread."
+                "run the default profile (4 repetitions) to see the spread."
             )
         else:
             text = (
@@ -194,8 +194,9 @@ class MeasuredSections:
         out.append(
             f"CPU time used during the window by work other than the server, the generator and the "
             f"harness, above 5% of one CPU; these cases are marked {MARK_FOREIGN} in the tables and "
-            "their numbers carry that noise. Machine-wide busy time (/proc/stat, 10 ms ticks) minus "
-            "the server's and the harness's own; *generator wait* is how long the generator's "
+            "their numbers carry that noise. Machine-wide task CPU time (the root cpuacct cgroup, "
+            "or tick-sampled /proc/stat where that is missing: `measurement.foreign.busy_source`) "
+            "minus the server's and the harness's own; *generator wait* is how long the generator's "
             "threads sat on a run queue in the window, the direct measure of a preempted "
             "generator:\n"
         )
