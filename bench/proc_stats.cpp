@@ -65,8 +65,8 @@ CpuTimes read_cpu_times() {
     t.steal_us = static_cast<double>(v[7]) * tick;
     t.ok = true;
     // The precise figure, where the root cpuacct cgroup is mounted (cgroup v1).
-    for (const char* path : {"/sys/fs/cgroup/cpuacct/cpuacct.usage",
-                             "/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage"}) {
+    for (const char* path :
+         {"/sys/fs/cgroup/cpuacct/cpuacct.usage", "/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage"}) {
         std::string ns = slurp(path);
         if (ns.empty()) continue;
         t.busy_us = static_cast<double>(std::strtoull(ns.c_str(), nullptr, 10)) / 1e3;

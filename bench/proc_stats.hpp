@@ -30,8 +30,8 @@ struct CpuTimes {
     bool ok = false;
     double busy_us = 0;
     const char* busy_source = "none";  // "cpuacct" | "proc-stat"
-    double steal_us = 0;  // time the hypervisor ran someone else while we wanted a CPU
-    double irq_us = 0;    // irq + softirq
+    double steal_us = 0;               // time the hypervisor ran someone else while we wanted a CPU
+    double irq_us = 0;                 // irq + softirq
 };
 CpuTimes read_cpu_times();
 
