@@ -149,7 +149,7 @@ TEST_CASE("generator receive delay: kernel stamp to read, below the round trip",
     pbtest::stop_cleanly(server);
 }
 
-TEST_CASE("--busy-poll runs clean and its spinning is not counted as busy",
+TEST_CASE("busy polling (--busy-poll) runs clean and its spinning is not counted as busy",
           "[integration][loadgen]") {
     pbtest::ServerProcess server("server-single", {"--protocol", "frame"});
     auto closed = run_loadgen(server.port(), {"-c", "1", "-d", "400ms", "--busy-poll"});
