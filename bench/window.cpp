@@ -45,6 +45,16 @@ void account_foreign(WindowAccount& w, const Tick& a, const Tick& b, double serv
         w.foreign.cpus > kForeignFlagCpus || w.foreign.steal_s / seconds > kForeignFlagCpus;
 }
 
+// What the harness read at the window's two edges, whichever source the
+// server's figures came from: the readings' cost, the sockets' segments, and
+// the foreign load (w.cpu_us must already be the server's).
+void edge_readings(WindowAccount& w, const Tick& a, const Tick& b) {
+    w.harness_cost_us[0] = static_cast<double>(a.cost_ns) / 1e3;
+    w.harness_cost_us[1] = static_cast<double>(b.cost_ns) / 1e3;
+    w.segments = segments_between(a.segments, b.segments);
+    account_foreign(w, a, b, w.cpu_us);
+}
+
 void threads_seen(WindowAccount& w, const std::vector<Tick>& ticks, int64_t begin_ns,
                   int64_t end_ns) {
     for (const auto& t : ticks)
@@ -120,10 +130,7 @@ WindowAccount account_window(int64_t begin_ns, int64_t end_ns, const std::vector
         if (a && b) {
             w.snapshot_delay_us[0] = static_cast<double>(first->t_ns - a->sent_ns) / 1e3;
             w.snapshot_delay_us[1] = static_cast<double>(last->t_ns - b->sent_ns) / 1e3;
-            w.harness_cost_us[0] = static_cast<double>(a->cost_ns) / 1e3;
-            w.harness_cost_us[1] = static_cast<double>(b->cost_ns) / 1e3;
-            w.segments = segments_between(a->segments, b->segments);
-            account_foreign(w, *a, *b, w.cpu_us);
+            edge_readings(w, *a, *b);
         }
         threads_seen(w, ticks, begin_ns, end_ns);
         return w;
@@ -142,10 +149,7 @@ WindowAccount account_window(int64_t begin_ns, int64_t end_ns, const std::vector
     w.source = "proc-stat";
     w.seconds = static_cast<double>(b->sent_ns - a->sent_ns) / 1e9;
     w.cpu_us = static_cast<double>(b->proc.cpu_ticks - a->proc.cpu_ticks) * tick_us();
-    w.harness_cost_us[0] = static_cast<double>(a->cost_ns) / 1e3;
-    w.harness_cost_us[1] = static_cast<double>(b->cost_ns) / 1e3;
-    w.segments = segments_between(a->segments, b->segments);
-    account_foreign(w, *a, *b, w.cpu_us);
+    edge_readings(w, *a, *b);
     threads_seen(w, ticks, begin_ns, end_ns);
     return w;
 }
