@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .charts_style import footer, latency_range, positive
 from .gnuplot import Chart, datablock, log_latency_tics, quote, ticlabel
-from .rundir import WRITE_ORDER, Case, pattern_key
+from .rundir import WRITE_ORDER, Case, onoff, pattern_key
 
 STALL_US = 30_000.0
 
@@ -125,9 +125,8 @@ def nagle_upside(name: str, cases: list[Case], run_patterns, pal) -> Chart | Non
         return None
     labels = []
     for c in cases:
-        nd = "?" if c.client_nodelay is None else ("on" if c.client_nodelay else "off")
         labels.append(
-            f"client nodelay {nd}"
+            f"client nodelay {onoff(c.client_nodelay)}"
             + (f" ({c.write_pattern})" if c.write_pattern else "")
             + (" ◇ generator-bound" if c.generator_bound else "")
         )

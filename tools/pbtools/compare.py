@@ -20,7 +20,7 @@ import sys
 
 from . import analysis
 from . import units as u
-from .rundir import gbench_rows, load_run, num
+from .rundir import SERVER_COUNTERS, gbench_rows, load_run, num
 
 # Which way is better, per counter: +1 higher is better, -1 lower is better.
 DIRECTION = {
@@ -46,17 +46,7 @@ DIRECTION = {
     "srv_segs_out_per_req": -1,
     "srv_segs_in_per_req": -1,
 }
-MAIN_COUNTERS = [
-    "rps",
-    "p50_us",
-    "p99_us",
-    "p999_us",
-    "cpu_us_per_req",
-    "vcsw_per_req",
-    "ivcsw_per_req",
-    "peak_rss_kb",
-    "errors",
-]
+MAIN_COUNTERS = [*SERVER_COUNTERS, "errors"]
 # Settings of a case and conditions of its measurement, not properties of the server:
 # never compared.
 NOT_MEASURED = {"offered_rps", "generator_bound", "gen_busy", "foreign_cpu", "verdict_code"}
