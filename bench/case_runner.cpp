@@ -16,10 +16,9 @@
 #include <numeric>
 #include <optional>
 
-#include "loadgen.hpp"
+#include "case_steps.hpp"
 #include "patterns.hpp"
 #include "sampler.hpp"
-#include "server_child.hpp"
 #include "slurp.hpp"
 #include "small_writes.hpp"
 
@@ -64,6 +63,10 @@ int verdict_code(const std::string& kind) {
     if (kind == "generator-late") return 2;
     if (kind == "generator-busy") return 3;
     return 0;
+}
+
+bool is_nagle(const CaseSpec& spec) {
+    return spec.kind == Kind::kNagle || spec.kind == Kind::kNagleUpside;
 }
 
 namespace {
@@ -119,13 +122,10 @@ std::vector<std::string> server_argv(const CaseSpec& spec, const RunnerOptions& 
     return argv;
 }
 
-bool is_nagle(const CaseSpec& spec) {
-    return spec.kind == Kind::kNagle || spec.kind == Kind::kNagleUpside;
-}
-
 // ---- step 2: the load -------------------------------------------------------------
 
-lg::Result drive_load(const CaseSpec& spec, const RunnerOptions& options, uint16_t port) {
+lg::Result drive_load(const CaseSpec& spec, const RunnerOptions& options, uint16_t port,
+                      Sampler& sampler) {
     if (spec.kind == Kind::kNagleUpside) {
         SmallWritesConfig sw;
         sw.port = port;
@@ -144,19 +144,11 @@ lg::Result drive_load(const CaseSpec& spec, const RunnerOptions& options, uint16
     config.port = port;
     config.cpus = options.placement.client_cpus;
     config.threads = static_cast<int>(options.placement.client_cpus.size());
-    return lg::run(config);
+    return lg::run(config, nullptr,
+                   [&](const lg::Timeline& t) { sampler.window(t.measure_start, t.measure_end); });
 }
 
 // ---- steps 1-3: start, load while sampling, stop ---------------------------------
-
-struct Measured {
-    std::vector<std::string> argv;
-    lg::Result result;
-    std::vector<Tick> ticks;
-    ProcReading last;  // just before SIGTERM
-    Exit exit;
-    std::string server_stderr;
-};
 
 Measured measure(const CaseSpec& spec, const RunnerOptions& options, const ScratchDir& dir) {
     Measured m;
@@ -170,7 +162,7 @@ Measured measure(const CaseSpec& spec, const RunnerOptions& options, const Scrat
     so.period = sampler_period(spec.duration);
     {
         Sampler sampler(so);
-        m.result = drive_load(spec, options, server.port());
+        m.result = drive_load(spec, options, server.port(), sampler);
         m.ticks = sampler.finish();
     }
     m.last = read_proc(server.pid());
@@ -180,13 +172,6 @@ Measured measure(const CaseSpec& spec, const RunnerOptions& options, const Scrat
 }
 
 // ---- step 4: account --------------------------------------------------------------
-
-struct Accounted {
-    Json stats;  // the server's stats file (lifetime), null when absent
-    WindowAccount window;
-    double window_requests = 0;  // exact from the server, else rate x seconds
-    std::string warning;
-};
 
 Accounted account(const CaseSpec& spec, const Measured& m, const ScratchDir& dir) {
     Accounted a;
@@ -208,13 +193,6 @@ Accounted account(const CaseSpec& spec, const Measured& m, const ScratchDir& dir
 }
 
 // ---- step 5: the counters ------------------------------------------------------------
-
-using Counters = std::vector<std::pair<std::string, double>>;
-
-double lifetime_cpu_us(const rusage& u) {
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e6 +
-           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
 
 struct Peaks {
     double rss_kb = 0;
@@ -273,6 +251,11 @@ Counters counters(const CaseSpec& spec, const Measured& m, const Accounted& a) {
     put("generator_bound", verdict == "generator-busy" ? 1.0 : 0.0);
     put("verdict_code", static_cast<double>(verdict_code(verdict)));
     if (w.foreign.ok) put("foreign_cpu", w.foreign.cpus);
+    if (w.kernel.samples > 0) put("accept_queue_max", w.kernel.depth_max);
+    if (w.kernel.tcp_ext_ok) {
+        put("listen_overflows", static_cast<double>(w.kernel.tcp_ext[0]));
+        put("listen_drops", static_cast<double>(w.kernel.tcp_ext[1]));
+    }
 
     if (is_nagle(spec)) {
         // kStallUs is microseconds, the histogram nanoseconds; the same rule as
@@ -290,156 +273,6 @@ Counters counters(const CaseSpec& spec, const Measured& m, const Accounted& a) {
         }
     }
     return c;
-}
-
-// ---- step 6: the case file -----------------------------------------------------------
-
-Json case_info(const CaseSpec& spec) {
-    Json info = Json::object();
-    info.set("id", spec.id());
-    info.set("name", spec.name());
-    info.set("kind", to_string(spec.kind));
-    info.set("pattern", spec.pattern);
-    info.set("protocol", spec.protocol);
-    info.set("workload", spec.workload);
-    info.set("connections", spec.connections);
-    info.set("offered_rps", spec.offered_rps > 0 ? Json(spec.offered_rps) : Json());
-    info.set("client_nodelay", spec.client_nodelay);
-    info.set("server_nodelay", spec.server_nodelay);
-    info.set("write_pattern", lg::to_string(spec.write_mode));
-    info.set("quickack", spec.quickack);
-    if (spec.kind == Kind::kNagleUpside) {
-        info.set("writes_per_request", kUpsideWrites);
-        info.set("bytes_per_write", kUpsideWriteBytes);
-        info.set("pipeline", kUpsidePipeline);
-    }
-    info.set("warmup_s", std::chrono::duration<double>(spec.warmup).count());
-    info.set("duration_s", std::chrono::duration<double>(spec.duration).count());
-    return info;
-}
-
-Json maybe(double v) {
-    return v >= 0 && !std::isnan(v) ? Json(v) : Json();
-}
-
-Json window_json(const Accounted& a) {
-    const WindowAccount& w = a.window;
-    Json win = Json::object();
-    win.set("source", w.source);
-    win.set("seconds", w.seconds);
-    win.set("cpu_us", w.cpu_us);
-    win.set("vcsw", maybe(w.vcsw));
-    win.set("ivcsw", maybe(w.ivcsw));
-    win.set("requests", maybe(w.requests));
-    win.set("accepted", maybe(w.accepted));
-    win.set("requests_estimated", w.requests >= 0 ? Json() : Json(a.window_requests));
-    Json threads = Json::array();
-    for (const auto& t : w.per_thread) {
-        Json e = Json::object();
-        e.set("id", t.id);
-        e.set("role", t.role);
-        e.set("requests", t.requests);
-        e.set("accepted", t.accepted);
-        e.set("accepted_total", t.accepted_total);
-        threads.push(e);
-    }
-    win.set("per_thread", threads);
-    if (w.segments.segs_out > 0 || w.segments.segs_in > 0) {
-        win.set("segs_out", w.segments.segs_out);
-        win.set("segs_in", w.segments.segs_in);
-    }
-    return win;
-}
-
-Json server_json(const Counters& c, const Measured& m, const Accounted& a,
-                 const RunnerOptions& options) {
-    auto counter = [&](const char* name) {
-        for (const auto& [k, v] : c)
-            if (k == name) return v;
-        return kNaN;
-    };
-    const double requests = static_cast<double>(m.result.stats.requests);
-    auto scaled = [&](double per) { return std::isnan(per) ? Json() : Json(per * requests); };
-    Json server = Json::object();
-    server.set("stats", a.stats);
-    // cpu_us, vcsw and ivcsw cover the measured run (per request x its requests),
-    // so that cpu_us / loadgen.requests is cpu_us_per_req, as the contract says.
-    server.set("cpu_us", scaled(counter("cpu_us_per_req")));
-    server.set("vcsw", scaled(counter("vcsw_per_req")));
-    server.set("ivcsw", scaled(counter("ivcsw_per_req")));
-    server.set("peak_rss_kb", counter("peak_rss_kb"));
-    server.set("peak_threads", counter("peak_threads"));
-    server.set("accounting", a.window.source);
-    server.set("window", window_json(a));
-    const Json* total = a.stats.is_object() ? a.stats.find("total") : nullptr;
-    Json life = Json::object();
-    life.set("cpu_us", lifetime_cpu_us(m.exit.usage));
-    life.set("vcsw", static_cast<int64_t>(m.exit.usage.ru_nvcsw));
-    life.set("ivcsw", static_cast<int64_t>(m.exit.usage.ru_nivcsw));
-    life.set("maxrss_kb", static_cast<int64_t>(m.exit.usage.ru_maxrss));
-    life.set("requests",
-             total && total->find("requests") ? Json(total->at("requests").as_int()) : Json());
-    server.set("lifetime", life);
-    Json args = Json::array();
-    for (const auto& arg : m.argv) args.push(arg);
-    server.set("argv", args);
-    server.set("cpus", format_cpu_list(options.placement.server_cpus));
-    server.set("exit_status", m.exit.status);
-    if (!m.server_stderr.empty()) server.set("stderr", m.server_stderr);
-    return server;
-}
-
-Json measurement_json(const CaseSpec& spec, const Measured& m, const Accounted& a) {
-    const WindowAccount& w = a.window;
-    Json meas = Json::object();
-    Json delays = Json::array(), costs = Json::array();
-    for (int i = 0; i < 2; ++i) {
-        delays.push(maybe(w.snapshot_delay_us[i]));
-        costs.push(maybe(w.harness_cost_us[i]));
-    }
-    meas.set("snapshot_delay_us", delays);
-    meas.set("harness_cost_us", costs);
-    meas.set("sampler_ticks", static_cast<int64_t>(m.ticks.size()));
-    meas.set("connections", spec.connections);
-    const auto& up = m.result.bringup;
-    meas.set("connections_up", up ? Json(up->up) : Json(spec.connections));
-    meas.set("bringup_s", up ? Json(up->seconds) : Json());
-    Json f = Json::object();
-    f.set("cpu_s", w.foreign.ok ? Json(w.foreign.cpu_s) : Json());
-    f.set("cpus", w.foreign.ok ? Json(w.foreign.cpus) : Json());
-    f.set("steal_s", w.foreign.ok ? Json(w.foreign.steal_s) : Json());
-    f.set("irq_s", w.foreign.ok ? Json(w.foreign.irq_s) : Json());
-    f.set("generator_wait_s", w.foreign.ok ? Json(w.foreign.generator_wait_s) : Json());
-    f.set("busy_source", w.foreign.busy_source);
-    f.set("flag", w.foreign.flag);
-    f.set("note",
-          "machine-wide task CPU time (busy_source: cpuacct, ns; or proc-stat, tick-sampled) "
-          "minus the server's and this harness's own over the window; steal_s and irq_s from "
-          "/proc/stat (10 ms ticks; irq_s includes this run's loopback traffic); "
-          "generator_wait_s: run-queue wait of the harness and generator threads");
-    meas.set("foreign", f);
-    return meas;
-}
-
-Json case_document(const CaseSpec& spec, const RunnerOptions& options, const Counters& c,
-                   const Measured& m, const Accounted& a, const std::string& warning) {
-    Json counters_json = Json::object();
-    for (const auto& [k, v] : c) counters_json.set(k, v);
-    const lg::Verdict v = m.result.verdict();
-    Json verdict = Json::object();
-    verdict.set("kind", lg::to_string(v.kind));
-    verdict.set("reason", v.reason);
-
-    Json doc = Json::object();
-    doc.set("schema", "patternbench.case/2");
-    doc.set("case", case_info(spec));
-    doc.set("counters", counters_json);
-    doc.set("verdict", verdict);
-    doc.set("loadgen", Json::parse(lg::to_json(m.result)));
-    doc.set("server", server_json(c, m, a, options));
-    doc.set("measurement", measurement_json(spec, m, a));
-    if (!warning.empty()) doc.set("warnings", warning);
-    return doc;
 }
 
 std::string run_warnings(const CaseSpec& spec, const Measured& m) {

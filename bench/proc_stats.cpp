@@ -97,4 +97,47 @@ double self_cpu_us() {
            static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
+double kernel_threads_cpu_us() {
+    constexpr unsigned long kPfKthread = 0x00200000;  // include/linux/sched.h
+    DIR* dir = ::opendir("/proc");
+    if (!dir) return -1;
+    double total_ns = 0;
+    while (dirent* e = ::readdir(dir)) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        std::string base = std::string("/proc/") + e->d_name;
+        std::string stat = slurp(base + "/stat");
+        auto paren = stat.rfind(')');
+        if (paren == std::string::npos) continue;
+        // After "pid (comm) ": flags is field 9.
+        std::istringstream in(stat.substr(paren + 2));
+        std::string item;
+        unsigned long flags = 0;
+        for (int i = 3; i <= 9 && in >> item; ++i)
+            if (i == 9) flags = std::strtoul(item.c_str(), nullptr, 10);
+        if (!(flags & kPfKthread)) continue;
+        total_ns += std::strtod(slurp(base + "/schedstat").c_str(), nullptr);
+    }
+    ::closedir(dir);
+    return total_ns / 1e3;
+}
+
+TcpExt read_tcp_ext() {
+    TcpExt t;
+    std::istringstream in(slurp("/proc/net/netstat"));
+    std::string names, values;
+    // Pairs of lines: "TcpExt: <names>" then "TcpExt: <values>".
+    while (std::getline(in, names) && std::getline(in, values)) {
+        if (names.rfind("TcpExt:", 0) != 0) continue;
+        std::istringstream n(names), v(values);
+        std::string name, value;
+        n >> name;
+        v >> value;
+        while (n >> name && v >> value)
+            for (size_t i = 0; i < kTcpExtNames.size(); ++i)
+                if (name == kTcpExtNames[i]) t.values[i] = std::strtoll(value.c_str(), nullptr, 10);
+        t.ok = true;
+    }
+    return t;
+}
+
 }  // namespace pb::bench

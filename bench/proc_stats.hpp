@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <cstdint>
 
 namespace pb::bench {
@@ -44,6 +45,25 @@ double self_cpu_us();
 // microseconds: the time this process (the load generator) was preempted.
 // A handful of small files: the harness has three or four threads.
 double self_runqueue_wait_us();
+
+// CPU time of every kernel thread (kworker, ksoftirqd, rcu_*: the tasks with
+// PF_KTHREAD in /proc/<pid>/stat), from each one's schedstat in nanoseconds,
+// microseconds in sum. A walk of /proc (~60 kernel threads here, a few
+// hundred microseconds): the sampler takes it at the window's edges only.
+// Negative: /proc could not be read.
+double kernel_threads_cpu_us();
+
+// TCP counters of this network namespace (/proc/net/netstat, "TcpExt:"), the
+// ones that explain where bytes and connections wait in the kernel. They are
+// machine-wide (every socket of the namespace), not the server's own.
+inline constexpr std::array<const char*, 6> kTcpExtNames{"ListenOverflows", "ListenDrops",
+                                                         "TCPBacklogDrop",  "DelayedACKs",
+                                                         "TCPAutoCorking",  "SyncookiesSent"};
+struct TcpExt {
+    bool ok = false;
+    std::array<int64_t, kTcpExtNames.size()> values{};
+};
+TcpExt read_tcp_ext();
 
 // Microseconds per clock tick of /proc/*/stat.
 double tick_us();

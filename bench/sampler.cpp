@@ -37,6 +37,24 @@ std::vector<Tick> Sampler::finish() {
     return std::move(ticks_);
 }
 
+void Sampler::window(int64_t begin_ns, int64_t end_ns) {
+    end_ns_.store(end_ns, std::memory_order_relaxed);
+    begin_ns_.store(begin_ns, std::memory_order_release);
+}
+
+// The ticks account_window() may pick as edges: the one that asked for the
+// window's first snapshot (sent at most a period before it) and the one that
+// asked for its last (sent at most a period before the window ends). Without
+// a known window, every tick is near an edge.
+bool Sampler::near_edge(int64_t t_ns) const {
+    const int64_t begin = begin_ns_.load(std::memory_order_acquire);
+    const int64_t end = end_ns_.load(std::memory_order_relaxed);
+    if (begin < 0) return true;
+    const int64_t period = options_.period.count();
+    return (t_ns >= begin - period && t_ns <= begin + 2 * period) ||
+           (t_ns >= end - 2 * period && t_ns <= end);
+}
+
 Tick Sampler::take() {
     Tick t;
     t.sent_ns = steady_ns();
@@ -46,6 +64,9 @@ Tick Sampler::take() {
     t.self_wait_us = self_runqueue_wait_us();
     t.proc = read_proc(options_.pid);
     if (options_.segments) t.segments = server_socket_segments(options_.port);
+    t.listen = listen_queues(options_.port);
+    t.tcp_ext = read_tcp_ext();
+    if (near_edge(t.sent_ns)) t.kthread_us = kernel_threads_cpu_us();
     t.cost_ns = steady_ns() - t.sent_ns;
     return t;
 }

@@ -2,12 +2,16 @@
 // asks the server for a snapshot (SIGUSR1) and takes the cheap machine-wide
 // readings of a Tick. It runs at normal priority on the client CPUs beside the
 // load generator, and each tick costs the generator tens of microseconds
-// (one kill(2), two small /proc files; the Nagle cases add one sock_diag
-// dump of a handful of sockets). The tick's own cost is recorded in it.
+// (one kill(2), a few small /proc files, a sock_diag dump of the server's
+// listeners; the Nagle cases add one of its connections). The one costly
+// reading, the kernel threads' CPU (a walk of /proc), is taken only on the
+// ticks near the window's edges, once window() has told where they are. The
+// tick's own cost is recorded in it.
 #pragma once
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -32,14 +36,20 @@ public:
     Sampler(const Sampler&) = delete;
     Sampler& operator=(const Sampler&) = delete;
 
+    // Any thread: the measured window, steady clock, once it is known.
+    void window(int64_t begin_ns, int64_t end_ns);
+
     // Stops the thread (after one last tick) and hands over every tick.
     std::vector<Tick> finish();
 
 private:
     void run();
     Tick take();
+    bool near_edge(int64_t t_ns) const;
 
     Options options_;
+    std::atomic<int64_t> begin_ns_{-1};
+    std::atomic<int64_t> end_ns_{-1};
     std::mutex mutex_;
     std::condition_variable cv_;
     bool stopping_ = false;

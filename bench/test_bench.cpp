@@ -12,6 +12,8 @@
 #include "cases.hpp"
 #include "patterns.hpp"
 #include "server_child.hpp"
+#include "sock_diag.hpp"
+#include "socket.hpp"
 #include "window.hpp"
 
 namespace pbb = pb::bench;
@@ -193,6 +195,67 @@ TEST_CASE("the window is the first and last server snapshot inside it", "[bench]
     CHECK(w.foreign.flag);
     auto req = pbb::fairness_values(w.per_thread, false);
     CHECK(pbb::jain_index(req) == Approx(36.0 / 37.44).epsilon(0.001));
+}
+
+TEST_CASE("kernel threads, TCP counters and accept queues over the window", "[bench]") {
+    const int64_t ms = 1'000'000;
+    std::string text;
+    std::vector<pbb::Tick> ticks;
+    for (int i = 0; i <= 10; ++i) {
+        // Same figures as above, plus kernel threads using 0.1 s of CPU per
+        // second, read only at the edges, a TCP counter growing by 5 a tick, and
+        // two listeners whose queues deepen in the middle of the window.
+        pbb::Tick t = tick_at(i * 100 * ms, i * 200'000.0, i * 80'000.0);
+        if (i == 3 || i == 9) t.kthread_us = i * 10'000.0;
+        t.tcp_ext.ok = true;
+        t.tcp_ext.values[0] = 5 * i;
+        t.listen = {{7, static_cast<uint32_t>(i == 5 ? 40 : 1), 4096}, {9, 2, 4096}};
+        ticks.push_back(t);
+        text += snapshot_line(i, i * 100 * ms + ms, i * 100'000, i * 1000, {{"loop", i * 600}});
+    }
+    auto w = pbb::account_window(250 * ms, 950 * ms, ticks, pbb::parse_snapshots(text));
+    REQUIRE(w.foreign.ok);
+    // 0.12 s unaccounted above; the kernel threads' 0.06 s of it is not foreign.
+    CHECK(w.foreign.kernel_threads_s == Approx(0.06));
+    CHECK(w.foreign.cpu_s == Approx(0.06));
+    CHECK(w.foreign.cpus == Approx(0.1));
+    REQUIRE(w.kernel.tcp_ext_ok);
+    CHECK(w.kernel.tcp_ext[0] == 30);
+    // Ticks at 300 ... 900 ms are inside the window: 7 samples.
+    CHECK(w.kernel.samples == 7);
+    CHECK(w.kernel.depth_max == Approx(40));
+    CHECK(w.kernel.depth_mean == Approx((6 * 3 + 42) / 7.0));
+    CHECK(w.kernel.backlog == 4096);
+    CHECK(w.kernel.listener_max == std::vector<double>{40, 2});
+    CHECK(w.kernel.unread_max < 0);  // no connection sockets sampled
+
+    // Without the kernel threads at one edge, their time stays in the foreign figure.
+    ticks[9].kthread_us = -1;
+    w = pbb::account_window(250 * ms, 950 * ms, ticks, pbb::parse_snapshots(text));
+    CHECK(w.foreign.kernel_threads_s < 0);
+    CHECK(w.foreign.cpu_s == Approx(0.12));
+}
+
+TEST_CASE("the sampler's own readings of this machine work", "[bench]") {
+    // Linux: the TCP counters and some kernel thread (kthreadd at least) exist.
+    CHECK(pbb::read_tcp_ext().ok);
+    CHECK(pbb::kernel_threads_cpu_us() >= 0);
+}
+
+TEST_CASE("sock_diag sees a listener's accept queue", "[bench]") {
+    // Three connections the kernel completed and nobody accepted: Recv-Q 3.
+    pb::ListenConfig lc;
+    lc.backlog = 16;
+    pb::UniqueFd listener = pb::listen_tcp(lc);
+    const uint16_t port = pb::local_port(listener.get());
+    std::vector<pb::UniqueFd> clients;
+    for (int i = 0; i < 3; ++i) clients.push_back(pb::connect_tcp("127.0.0.1", port));
+    auto queues = pbb::listen_queues(port);
+    REQUIRE(queues.size() == 1);
+    CHECK(queues[0].depth == 3);
+    CHECK(queues[0].backlog == 16);
+    pb::accept_connection(listener.get());
+    CHECK(pbb::listen_queues(port).at(0).depth == 2);
 }
 
 TEST_CASE("without snapshots the window falls back to /proc ticks", "[bench]") {

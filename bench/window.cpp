@@ -33,6 +33,10 @@ void account_foreign(WindowAccount& w, const Tick& a, const Tick& b, double serv
     // and load generator) used. /proc/stat counts in 10 ms ticks per CPU, so a
     // figure within a few ticks of 0 is 0; below zero is rounding.
     double own = server_cpu_us + (b.self_cpu_us - a.self_cpu_us);
+    if (a.kthread_us >= 0 && b.kthread_us >= 0) {
+        w.foreign.kernel_threads_s = (b.kthread_us - a.kthread_us) / 1e6;
+        own += b.kthread_us - a.kthread_us;
+    }
     double foreign_us = std::max(0.0, (b.cpu.busy_us - a.cpu.busy_us) - own);
     w.foreign.ok = true;
     w.foreign.busy_source = b.cpu.busy_source;
@@ -53,6 +57,42 @@ void edge_readings(WindowAccount& w, const Tick& a, const Tick& b) {
     w.harness_cost_us[1] = static_cast<double>(b.cost_ns) / 1e3;
     w.segments = segments_between(a.segments, b.segments);
     account_foreign(w, a, b, w.cpu_us);
+    if (a.tcp_ext.ok && b.tcp_ext.ok) {
+        w.kernel.tcp_ext_ok = true;
+        for (size_t i = 0; i < kTcpExtNames.size(); ++i)
+            w.kernel.tcp_ext[i] = b.tcp_ext.values[i] - a.tcp_ext.values[i];
+    }
+}
+
+// The queues sampled at every tick sent inside the window.
+void queues_seen(KernelQueues& k, const std::vector<Tick>& ticks, int64_t begin_ns,
+                 int64_t end_ns) {
+    std::map<uint64_t, double> per_listener;
+    double depth_sum = 0;
+    for (const auto& t : ticks) {
+        if (t.sent_ns < begin_ns || t.sent_ns > end_ns) continue;
+        if (!t.listen.empty()) {
+            ++k.samples;
+            for (const auto& l : t.listen) {
+                const double depth = static_cast<double>(l.depth);
+                depth_sum += depth;
+                k.depth_max = std::max(k.depth_max, depth);
+                k.backlog = std::max(k.backlog, l.backlog);
+                per_listener[l.cookie] = std::max(per_listener[l.cookie], depth);
+            }
+        }
+        if (!t.segments.empty()) {
+            double unread = 0, unsent = 0;
+            for (const auto& [cookie, s] : t.segments) {
+                unread += s.unread;
+                unsent += s.unsent;
+            }
+            k.unread_max = std::max(k.unread_max, unread);
+            k.unsent_max = std::max(k.unsent_max, unsent);
+        }
+    }
+    if (k.samples > 0) k.depth_mean = depth_sum / k.samples;
+    for (const auto& [cookie, depth] : per_listener) k.listener_max.push_back(depth);
 }
 
 void threads_seen(WindowAccount& w, const std::vector<Tick>& ticks, int64_t begin_ns,
@@ -133,6 +173,7 @@ WindowAccount account_window(int64_t begin_ns, int64_t end_ns, const std::vector
             edge_readings(w, *a, *b);
         }
         threads_seen(w, ticks, begin_ns, end_ns);
+        queues_seen(w.kernel, ticks, begin_ns, end_ns);
         return w;
     }
 
@@ -151,6 +192,7 @@ WindowAccount account_window(int64_t begin_ns, int64_t end_ns, const std::vector
     w.cpu_us = static_cast<double>(b->proc.cpu_ticks - a->proc.cpu_ticks) * tick_us();
     edge_readings(w, *a, *b);
     threads_seen(w, ticks, begin_ns, end_ns);
+    queues_seen(w.kernel, ticks, begin_ns, end_ns);
     return w;
 }
 

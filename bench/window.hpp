@@ -53,6 +53,9 @@ struct Tick {
     double self_wait_us = 0;  // run-queue wait of this process's threads so far
     ProcReading proc;         // the server, through /proc (the fallback and the thread count)
     std::map<uint64_t, SocketSegments> segments;  // the server's sockets (Nagle cases only)
+    std::vector<ListenQueue> listen;              // the server's listeners
+    TcpExt tcp_ext;                               // machine-wide TCP counters
+    double kthread_us = -1;  // every kernel thread's CPU so far; < 0: not read (only at the edges)
 };
 
 struct ThreadDelta {
@@ -75,9 +78,32 @@ struct Foreign {
     // the generator, however short (a 4 ms preemption is 0.4% of a CPU over a
     // second, far under the flag, and still a 4 ms send-lateness spike).
     double generator_wait_s = 0;
+    // Kernel threads (kworker, ksoftirqd, rcu): on a quiet machine their work
+    // is this case's own (connection teardown, deferred softirqs, freeing
+    // thread stacks after an RCU grace period), so it is counted here and not
+    // in cpu_s. < 0: not read at both edges, and then it stays inside cpu_s.
+    double kernel_threads_s = -1;
     bool flag = false;  // cpus (or steal) above kForeignFlagCpus
 };
 inline constexpr double kForeignFlagCpus = 0.05;
+
+// Where connections and bytes waited in the kernel over the window.
+struct KernelQueues {
+    // Deltas of kTcpExtNames between the window's edges (machine-wide).
+    bool tcp_ext_ok = false;
+    std::array<int64_t, kTcpExtNames.size()> tcp_ext{};
+    // The listeners' accept queues, sampled at every tick inside the window.
+    int samples = 0;
+    double depth_max = 0;   // the deepest single accept queue seen
+    double depth_mean = 0;  // mean over samples of the sum over listeners
+    uint32_t backlog = 0;
+    std::vector<double> listener_max;  // per listener, in cookie order
+    // The server's connections (Nagle cases): bytes not yet read by the server
+    // and bytes it wrote that the kernel has not sent, summed over its sockets,
+    // the most seen at one tick. < 0: not sampled.
+    double unread_max = -1;
+    double unsent_max = -1;
+};
 
 struct WindowAccount {
     bool ok = false;
@@ -92,6 +118,7 @@ struct WindowAccount {
     uint64_t threads_max = 0;
     Foreign foreign;
     SocketSegments segments;
+    KernelQueues kernel;
 };
 
 // The window [begin_ns, end_ns] is the load generator's measured window.
