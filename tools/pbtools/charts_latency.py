@@ -7,13 +7,12 @@ import math
 
 from . import analysis
 from .charts_style import (
-    KEY_OUTSIDE,
     VERDICT_POINTS,
     error_points,
-    footer,
     generator_bound_points,
     latency_range,
     mark_points,
+    plot_tail,
     positive,
     range_cells,
     spans_decade,
@@ -123,11 +122,7 @@ set xtics ({xtics})
 set ytics {log_latency_tics(lo, hi)}
 set mytics 10
 set grid xtics ytics mytics
-{KEY_OUTSIDE}
-set bmargin 5
-{footer(run_patterns, shown)}
-plot {', '.join(plots)}
-"""
+{plot_tail(run_patterns, shown, plots)}"""
     )
     return Chart(name, "Latency percentile spectrum, " + title_what, "".join(body), 1100, 580)
 
@@ -219,11 +214,7 @@ set yrange [{lo:g}:{hi * 10:g}]
 set ytics {log_latency_tics(lo, hi * 10)}
 set format x '%.0f'
 set grid
-{KEY_OUTSIDE}
-set bmargin 5
-{footer(run_patterns, shown)}
-plot {', '.join(plots)}
-"""
+{plot_tail(run_patterns, shown, plots)}"""
     )
     return Chart(name, f"p99 vs offered load, {workload}", "".join(body), 1150, 580)
 

@@ -13,6 +13,7 @@ from .charts_style import (
     error_points,
     footer,
     generator_bound_points,
+    plot_tail,
     range_cells,
 )
 from .gnuplot import Chart, datablock, quote, ticlabel
@@ -78,11 +79,7 @@ set xrange [{conns[0] / 1.6}:{conns[-1] * 1.6}]
 set yrange [0:*]
 set format y '%.0f'
 set grid
-{KEY_OUTSIDE}
-set bmargin 5
-{footer(run_patterns, shown)}
-plot {', '.join(plots)}
-"""
+{plot_tail(run_patterns, shown, plots)}"""
     )
     return Chart(name, f"Throughput vs connections, {workload}", "".join(body), 960, 540)
 
@@ -120,12 +117,7 @@ set offsets 0, 0, graph 0.15, 0
 set xtics ({ticlabel(f"{n} connections")} 0) scale 0
 set format y '%.0f'
 set grid ytics
-{KEY_OUTSIDE}
-set bmargin 5
-{chr(10).join(labels)}
-{footer(run_patterns, patterns)}
-plot {', '.join(plots)}
-"""
+{plot_tail(run_patterns, patterns, plots, labels)}"""
     )
     return Chart(name, f"Throughput, {workload}", "".join(body), 960, 540)
 

@@ -13,6 +13,18 @@ STALL_US = 30_000.0
 # --- Nagle ----------------------------------------------------------------------------
 
 
+def multiplot_head(title: str, left: float, right: float, height: int, bottom: int) -> str:
+    """The start of a two-panel Nagle chart: its title, and the first panel's margins
+    (left and right in screen fractions; 60 pixels at the top, `bottom` below)."""
+    return (
+        f"set multiplot title {quote(title)}\n"
+        f"set lmargin at screen {left}\n"
+        f"set rmargin at screen {right}\n"
+        f"set tmargin at screen {1 - 60 / height:.4f}\n"
+        f"set bmargin at screen {bottom / height:.4f}\n"
+    )
+
+
 def nagle_order(c: Case):
     wp = c.write_pattern or ""
     return (
@@ -82,12 +94,7 @@ def nagle(name: str, cases: list[Case], run_patterns, pal) -> Chart | None:
     )
     body.append(
         f"""
-set multiplot title {quote("TCP_NODELAY x write pattern x TCP_QUICKACK: server " + ", ".join(patterns) + ", frame protocol")}
-set lmargin at screen 0.28
-set rmargin at screen 0.66
-set tmargin at screen {1 - 60 / height:.4f}
-set bmargin at screen {95 / height:.4f}
-set title 'latency per exchange (p50 dot, p99 triangle)'
+{multiplot_head("TCP_NODELAY x write pattern x TCP_QUICKACK: server " + ", ".join(patterns) + ", frame protocol", 0.28, 0.66, height, 95)}set title 'latency per exchange (p50 dot, p99 triangle)'
 set logscale x 10
 set xrange [{lo:g}:{hi * 10:g}]
 set xtics {log_latency_tics(lo, hi * 10)}
@@ -140,12 +147,7 @@ def nagle_upside(name: str, cases: list[Case], run_patterns, pal) -> Chart | Non
     body = [
         datablock("up", rows),
         f"""
-set multiplot title {quote("Nagle's upside: one request sent as many small writes (server " + ", ".join(patterns) + ")")}
-set lmargin at screen 0.22
-set rmargin at screen 0.58
-set tmargin at screen {1 - 60 / height:.4f}
-set bmargin at screen {70 / height:.4f}
-set yrange [{n - 0.5}:-0.5]
+{multiplot_head("Nagle's upside: one request sent as many small writes (server " + ", ".join(patterns) + ")", 0.22, 0.58, height, 70)}set yrange [{n - 0.5}:-0.5]
 set ytics ({tics})
 set grid xtics
 set title 'client segments out per request'

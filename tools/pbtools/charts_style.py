@@ -10,6 +10,10 @@ from .gnuplot import PALETTE, datablock, quote
 from .rundir import PATTERN_ORDER, Case
 
 
+# Every key sits outside the plot area, so a legend never covers a point.
+KEY_OUTSIDE = "set key outside right top vertical Left reverse samplen 2 spacing 1.1"
+
+
 class Palette:
     def __init__(self, patterns):
         extra = [p for p in patterns if p not in PATTERN_ORDER]
@@ -33,6 +37,16 @@ def footer(run_patterns, shown, note: str = "") -> str:
     return (
         f"set label 990 {quote(text)} at screen 0.01, screen 0.018 left "
         "font ',9' textcolor rgb '#555555'\n"
+    )
+
+
+def plot_tail(run_patterns, shown, plots, labels=None) -> str:
+    """The end of a one-panel chart's script: the key outside the plot, room for the
+    footer below it, the `set label` lines when given, the footer and the plot command."""
+    middle = "" if labels is None else "\n".join(labels) + "\n"
+    return (
+        f"{KEY_OUTSIDE}\nset bmargin 5\n{middle}{footer(run_patterns, shown)}\n"
+        f"plot {', '.join(plots)}\n"
     )
 
 
@@ -66,10 +80,6 @@ def range_cells(m, log=False):
     if log:
         return (positive(m.value), positive(m.lo) or positive(m.value), positive(m.hi))
     return (m.value, m.lo, m.hi)
-
-
-# Every key sits outside the plot area, so a legend never covers a point.
-KEY_OUTSIDE = "set key outside right top vertical Left reverse samplen 2 spacing 1.1"
 
 
 # Point symbols of the verdicts, the same shapes as the marks in REPORT.md's tables
