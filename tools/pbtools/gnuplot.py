@@ -11,6 +11,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 
+from .files import write_atomic
+
 # Colours by position in rundir.PATTERN_ORDER (then cycling): fixed, so a pattern
 # has the same colour in every chart of every run.
 PALETTE = [
@@ -140,8 +142,7 @@ def render(chart: Chart, out_dir: str, formats=("svg", "png")) -> Chart:
     os.makedirs(out_dir, exist_ok=True)
     script = script_for(chart, formats)
     gp_file = os.path.join(out_dir, chart.name + ".gp")
-    with open(gp_file, "w", encoding="utf-8") as f:
-        f.write(script)
+    write_atomic(gp_file, script)
     gp = gnuplot_path()
     if not gp:
         chart.error = "gnuplot not found (install gnuplot-nox)"

@@ -8,7 +8,9 @@ The sections live in report_*.py, one idea each, as classes Report mixes in:
 report_run (header, Errors, Machine, All cases), report_measured (How this was
 measured, Foreign load), report_matrix (throughput, spectrum, costs, threads,
 spread), report_sweep (p99 vs offered load, knees), report_nagle, report_reading
-(the Reading's comparisons); report_markdown holds table() and the marks.
+(the Reading's comparisons); report_markdown holds table() and the marks. Their
+methods use the report's state (run, groups, patterns, protocols) and helpers
+(chart(), flag(), legend(), focus(), say()).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import sys
 
 from . import analysis, charts, claims, gnuplot
 from . import units as u
+from .files import write_atomic
 from .report_markdown import LEGEND, LOWER_BOUND, MARK_ORDER, case_marks
 from .report_matrix import MatrixSections
 from .report_measured import MeasuredSections
@@ -177,13 +180,6 @@ def clean_charts(charts_dir: str) -> None:
     for f in os.listdir(charts_dir):
         if f.endswith(CHART_EXTS):
             os.unlink(os.path.join(charts_dir, f))
-
-
-def write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def main(argv=None) -> int:

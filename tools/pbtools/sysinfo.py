@@ -23,6 +23,8 @@ import subprocess
 import sys
 import time
 
+from .files import write_atomic
+
 SYSCTLS = [
     "net.core.somaxconn",  # caps every listen() backlog
     "net.ipv4.tcp_max_syn_backlog",  # half-open connections per listener
@@ -255,8 +257,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     text = json.dumps(collect(args.server_cpus, args.client_cpus, args.reason), indent=2) + "\n"
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
+        write_atomic(args.output, text)
     else:
         sys.stdout.write(text)
     return 0
