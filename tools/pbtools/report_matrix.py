@@ -2,9 +2,7 @@
 spectrum, server cost per request, threads and memory with idle connections, and
 load spread across threads.
 
-Part of Report (report.py), which mixes this class in: its methods use the
-report's state (run, groups, patterns, protocols) and helpers (chart(), flag(),
-legend(), focus(), say()).
+A section mixin of Report (report.py).
 """
 
 from __future__ import annotations

@@ -2,9 +2,7 @@
 come from, snapshot delay, bring-up and the generator's receive delay; the
 repetitions and their seed; and Foreign load, the other work on the machine.
 
-Part of Report (report.py), which mixes this class in: its methods use the
-report's state (run, groups, patterns, protocols) and helpers (chart(), flag(),
-legend(), focus(), say()).
+A section mixin of Report (report.py).
 """
 
 from __future__ import annotations

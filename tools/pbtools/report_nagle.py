@@ -1,9 +1,7 @@
 """The Nagle sections of REPORT.md: TCP_NODELAY, write patterns and delayed ACK
 (with the prose that explains the stalls), and Nagle's upside with many small writes.
 
-Part of Report (report.py), which mixes this class in: its methods use the
-report's state (run, groups, patterns, protocols) and helpers (chart(), flag(),
-legend(), focus(), say()).
+A section mixin of Report (report.py).
 """
 
 from __future__ import annotations

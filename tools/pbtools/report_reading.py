@@ -3,9 +3,7 @@
 (analysis.differs). Sections call these after their tables; say() queues each
 bullet and Report.build() writes them in priority order.
 
-Part of Report (report.py), which mixes this class in: its methods use the
-report's state (run, groups, patterns, protocols) and helpers (chart(), flag(),
-legend(), focus(), say()).
+A section mixin of Report (report.py).
 """
 
 from __future__ import annotations

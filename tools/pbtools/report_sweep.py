@@ -1,9 +1,7 @@
 """The open-loop sweep section of REPORT.md: p99 vs offered load, each point's
 verdict, and the knee of each pattern.
 
-Part of Report (report.py), which mixes this class in: its methods use the
-report's state (run, groups, patterns, protocols) and helpers (chart(), flag(),
-legend(), focus(), say()).
+A section mixin of Report (report.py).
 """
 
 from __future__ import annotations
