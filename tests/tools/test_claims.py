@@ -8,21 +8,22 @@ follows the fixture's numbers when they are flipped.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import unittest
 
+# Before the first import from this directory: no __pycache__ in the source tree.
 sys.dont_write_bytecode = True
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOOLS = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tools")
-FIXTURE = os.path.join(HERE, "fixtures", "run-small")
-sys.path.insert(0, TOOLS)
 
+from test_support import (
+    copy_fixture,
+    rewrite_case,
+    rewrite_json,
+    tool,
+)  # noqa: E402  (also puts tools/ on sys.path)
 from pbtools import claims, rundir  # noqa: E402
 from pbtools.claims_text import CLAIM_IDS  # noqa: E402
 
@@ -40,19 +41,8 @@ EXPECTED_IDS = (
 )
 
 
-def copy_fixture(tmp, name="20250115-100000-fixture-default"):
-    dst = os.path.join(tmp, name)
-    shutil.copytree(FIXTURE, dst)
-    return dst
-
-
-def edit_case(run_dir, case_id, edit):
-    path = os.path.join(run_dir, "cases", case_id + ".json")
-    with open(path, encoding="utf-8") as f:
-        doc = json.load(f)
-    edit(doc)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(doc, f)
+# The fixture as a default-profile run, named as run-bench names one.
+DEFAULT_RUN = "20250115-100000-fixture-default"
 
 
 def set_counter(run_dir, case_id, counter, value, lo, hi):
@@ -60,7 +50,7 @@ def set_counter(run_dir, case_id, counter, value, lo, hi):
         doc["counters"][counter] = value
         doc["ranges"][counter] = [lo, hi]
 
-    edit_case(run_dir, case_id, edit)
+    rewrite_case(run_dir, case_id, edit)
 
 
 def verdicts(run_dir):
@@ -69,13 +59,7 @@ def verdicts(run_dir):
 
 def claims_rows(run_dir) -> dict:
     """{id: (verdict, evidence)} read back from the rendered REPORT.md's section."""
-    r = subprocess.run(
-        [sys.executable, os.path.join(TOOLS, "report"), run_dir, "--no-charts", "-q"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert r.returncode == 0, r.stderr
+    tool("report", run_dir, "--no-charts", "-q")
     with open(os.path.join(run_dir, "REPORT.md"), encoding="utf-8") as f:
         md = f.read()
     m = re.search(r"^## What the textbook claims\n(.*?)(?=^## )", md, re.S | re.M)
@@ -92,7 +76,7 @@ class ClaimsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="pb-claims-")
-        cls.default = copy_fixture(cls.tmp)
+        cls.default = copy_fixture(cls.tmp, DEFAULT_RUN)
         cls.rows = claims_rows(cls.default)
 
     @classmethod
@@ -169,7 +153,7 @@ class ClaimsTest(unittest.TestCase):
         def edit(doc):
             doc["loadgen"]["errors"]["verify"] = 3
 
-        edit_case(run, "matrix-reuseport-frame-tiny-c1", edit)
+        rewrite_case(run, "matrix-reuseport-frame-tiny-c1", edit)
         self.assertEqual(self.rows["R6"][0], "refuted")
         v, ev = verdicts(run)["R6"]
         self.assertEqual(v, claims.CONFIRMED)
@@ -177,14 +161,10 @@ class ClaimsTest(unittest.TestCase):
 
     def test_r1_with_two_server_cpus_is_judged(self):
         run = self.fresh("flip-r1")
-        with open(os.path.join(run, "run.json"), encoding="utf-8") as f:
-            rj = json.load(f)
-        rj["server_cpus"] = "0-1"
-        with open(os.path.join(run, "run.json"), "w", encoding="utf-8") as f:
-            json.dump(rj, f)
+        rewrite_json(os.path.join(run, "run.json"), lambda rj: rj.update(server_cpus="0-1"))
         # c16 is generator-bound for reuseport: its rate is never compared, c1 cannot scale.
         self.assertEqual(verdicts(run)["R1"][0], claims.NOT_MEASURABLE)
-        edit_case(
+        rewrite_case(
             run,
             "matrix-reuseport-frame-tiny-c16",
             lambda d: d.update(
@@ -212,7 +192,7 @@ class ClaimsTest(unittest.TestCase):
 
     def test_default_run_without_nagle_links_the_sibling_nagle_report(self):
         parent = tempfile.mkdtemp(dir=self.tmp)
-        run = copy_fixture(parent, "20250115-100000-fixture-default")
+        run = copy_fixture(parent, DEFAULT_RUN)
         for f in os.listdir(os.path.join(run, "cases")):
             if f.startswith("nagle"):
                 os.unlink(os.path.join(run, "cases", f))
@@ -229,7 +209,7 @@ class ClaimsTest(unittest.TestCase):
     def test_one_repetition_run_says_untested(self):
         run = self.fresh("quick")
         for f in os.listdir(os.path.join(run, "cases")):
-            edit_case(run, f[:-5], lambda d: d.update(ranges={}, repetitions=[]))
+            rewrite_case(run, f[:-5], lambda d: d.update(ranges={}, repetitions=[]))
         got = verdicts(run)
         self.assertEqual(list(got), EXPECTED_IDS)
         self.assertIn("untested", got["P4"][1])

@@ -22,6 +22,7 @@ from test_support import (
     HERE,
     copy_fixture,
     rewrite_case,
+    rewrite_json,
     tool,
 )  # noqa: E402  (also puts tools/ on sys.path)
 
@@ -40,13 +41,12 @@ def scale_case(run_dir, case_id, counter, factor):
 
 
 def scale_gbench(path, name, counter, factor):
-    with open(path, encoding="utf-8") as f:
-        doc = json.load(f)
-    for b in doc["benchmarks"]:
-        if b["name"] == name:
-            b[counter] *= factor
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(doc, f)
+    def edit(doc):
+        for b in doc["benchmarks"]:
+            if b["name"] == name:
+                b[counter] *= factor
+
+    rewrite_json(path, edit)
 
 
 class CompareTest(unittest.TestCase):

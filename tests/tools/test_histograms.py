@@ -7,8 +7,6 @@ fixture's percentiles, the spectrum, and schema 3's nanosecond buckets.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import sys
 import tempfile
@@ -20,6 +18,7 @@ sys.dont_write_bytecode = True
 from test_support import (
     copy_fixture,
     fixture_cases,
+    rewrite_case,
     tool,
 )  # noqa: E402  (also puts tools/ on sys.path)
 from pbtools import hdr  # noqa: E402
@@ -147,13 +146,12 @@ class NanosecondHistogramTest(unittest.TestCase):
         tmp = tempfile.mkdtemp(prefix="pb-ns-")
         try:
             run_dir = copy_fixture(tmp)
-            path = os.path.join(run_dir, "cases", "matrix-reuseport-frame-tiny-c1.json")
-            with open(path, encoding="utf-8") as f:
-                doc = json.load(f)
-            doc["loadgen"]["schema_version"] = 3
-            doc["loadgen"]["latency_us"] = self.v3_object()
-            with open(path, "w", encoding="utf-8") as f:
-                json.dump(doc, f)
+
+            def schema_3(doc):
+                doc["loadgen"]["schema_version"] = 3
+                doc["loadgen"]["latency_us"] = self.v3_object()
+
+            rewrite_case(run_dir, "matrix-reuseport-frame-tiny-c1", schema_3)
             run = rundir.load_run(run_dir)
             case = next(c for c in run.cases if c.id == "matrix-reuseport-frame-tiny-c1")
             self.assertEqual(case.histogram().unit, "ns")

@@ -188,13 +188,18 @@ class NumberMatch:
         self.assertLessEqual(abs(r[2] - hi), tol, f"{what}: range {cell!r} vs [{lo}, {hi}]")
 
 
-def rewrite_case(run_dir, case_id, edit):
-    path = os.path.join(run_dir, "cases", case_id + ".json")
+def rewrite_json(path, edit):
+    """Reads the JSON file at path, lets edit(doc) change it in place, writes it back."""
     with open(path, encoding="utf-8") as f:
         doc = json.load(f)
     edit(doc)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(doc, f)
+
+
+def rewrite_case(run_dir, case_id, edit):
+    """rewrite_json() of the case file cases/<case_id>.json of a run directory."""
+    rewrite_json(os.path.join(run_dir, "cases", case_id + ".json"), edit)
 
 
 def strip_schema2(doc):
