@@ -1,11 +1,7 @@
 #include "blocking_conn.hpp"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
-#ifdef __linux__
-#include <sys/eventfd.h>
-#endif
 
 #include <algorithm>
 #include <chrono>
@@ -223,27 +219,9 @@ bool BlockingConnection::flush() {
 
 }  // namespace
 
-DrainSignal::DrainSignal() {
-#ifdef __linux__
-    read_.reset(check_syscall(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd"));
-#else
-    int fds[2];
-    check_syscall(::pipe(fds), "pipe");
-    read_.reset(fds[0]);
-    write_.reset(fds[1]);
-    for (int fd : fds) {
-        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-    }
-#endif
-}
-
 void DrainSignal::raise() {
     if (raised_.exchange(true, std::memory_order_acq_rel)) return;
-    uint64_t one = 1;
-    int fd = write_.valid() ? write_.get() : read_.get();
-    ssize_t n = ::write(fd, &one, write_.valid() ? 1 : sizeof one);
-    (void)n;  // nothing to do if it fails: pollers also check raised() on their deadline
+    wake_fd_.notify();  // if that fails, pollers still see raised() on their deadline
 }
 
 void serve_blocking(int fd, const ServerOptions& options, const DrainSignal& drain,
@@ -253,31 +231,37 @@ void serve_blocking(int fd, const ServerOptions& options, const DrainSignal& dra
     ++stats.connections_closed;
 }
 
-UniqueFd accept_blocking(int listen_fd, bool nonblocking, ThreadStats& stats) {
-    for (;;) {
-        AcceptResult r = accept_connection(listen_fd, nonblocking);
-        switch (r.status) {
-            case AcceptStatus::kOk:
-                ++stats.accepted;
-                return std::move(r.fd);
-            case AcceptStatus::kIgnore:
-                stats.count(ErrorKind::kAcceptAborted);
-                break;
-            case AcceptStatus::kFdLimit:
-                stats.count(ErrorKind::kAcceptFdLimit);
-                std::this_thread::sleep_for(kAcceptPause);
-                break;
-            case AcceptStatus::kShutdown:
-                return UniqueFd();
-            case AcceptStatus::kRetry:  // EAGAIN: a non-blocking listener; do not spin
-            case AcceptStatus::kFatal:
-                std::this_thread::sleep_for(kAcceptPause);
-                break;
-        }
-    }
-}
-
 namespace {
+
+// What an acceptor does after one accept_connection().
+enum class AcceptStep {
+    kReturn,  // hand r.fd to the caller: a connection, or invalid once the listener is shut
+    kNext,    // one connection died before it was taken: take the next
+    kEmpty,   // nothing to take now (EAGAIN, EINTR)
+    kPause,   // out of descriptors, or an unexpected error: wait kAcceptPause, then retry
+};
+
+// Counts `status` in `stats` and classifies it.
+AcceptStep classify_accept(AcceptStatus status, ThreadStats& stats) {
+    switch (status) {
+        case AcceptStatus::kOk:
+            ++stats.accepted;
+            return AcceptStep::kReturn;
+        case AcceptStatus::kShutdown:
+            return AcceptStep::kReturn;
+        case AcceptStatus::kIgnore:
+            stats.count(ErrorKind::kAcceptAborted);
+            return AcceptStep::kNext;
+        case AcceptStatus::kRetry:
+            return AcceptStep::kEmpty;
+        case AcceptStatus::kFdLimit:
+            stats.count(ErrorKind::kAcceptFdLimit);
+            return AcceptStep::kPause;
+        case AcceptStatus::kFatal:
+            return AcceptStep::kPause;
+    }
+    return AcceptStep::kPause;
+}
 
 // Sleeps in poll() on `signals` and, unless it is -1, on `listen_fd`, for up
 // to `timeout_ms` (-1: no limit), and handles any signal that arrived.
@@ -289,28 +273,35 @@ void wait_accept_or_signal(int listen_fd, ShutdownSignal& signals, int timeout_m
 
 }  // namespace
 
+UniqueFd accept_blocking(int listen_fd, bool nonblocking, ThreadStats& stats) {
+    for (;;) {
+        AcceptResult r = accept_connection(listen_fd, nonblocking);
+        switch (classify_accept(r.status, stats)) {
+            case AcceptStep::kReturn:
+                return std::move(r.fd);
+            case AcceptStep::kNext:
+                break;
+            case AcceptStep::kEmpty:  // a non-blocking listener: do not spin
+            case AcceptStep::kPause:
+                std::this_thread::sleep_for(kAcceptPause);
+                break;
+        }
+    }
+}
+
 UniqueFd accept_or_signal(int listen_fd, ShutdownSignal& signals, ThreadStats& stats) {
     for (;;) {
         // Poll first, every time: under a stream of connections accept() would
         // never come back empty, and a signal would wait behind all of them.
         wait_accept_or_signal(listen_fd, signals, -1);
         AcceptResult r = accept_connection(listen_fd, false);
-        switch (r.status) {
-            case AcceptStatus::kOk:
-                ++stats.accepted;
+        switch (classify_accept(r.status, stats)) {
+            case AcceptStep::kReturn:
                 return std::move(r.fd);
-            case AcceptStatus::kIgnore:
-                stats.count(ErrorKind::kAcceptAborted);
+            case AcceptStep::kNext:
+            case AcceptStep::kEmpty:  // woken by a signal, or the connection died
                 break;
-            case AcceptStatus::kFdLimit:
-                stats.count(ErrorKind::kAcceptFdLimit);
-                wait_accept_or_signal(-1, signals, static_cast<int>(kAcceptPause.count()));
-                break;
-            case AcceptStatus::kShutdown:
-                return UniqueFd();
-            case AcceptStatus::kRetry:  // woken by a signal, or the connection died
-                break;
-            case AcceptStatus::kFatal:
+            case AcceptStep::kPause:
                 wait_accept_or_signal(-1, signals, static_cast<int>(kAcceptPause.count()));
                 break;
         }

@@ -15,6 +15,7 @@
 #include "options.hpp"
 #include "stats.hpp"
 #include "unique_fd.hpp"
+#include "wake_fd.hpp"
 
 namespace pb {
 
@@ -25,17 +26,16 @@ class ShutdownSignal;
 // wakes at once, and so does every thread that polls it later.
 class DrainSignal {
 public:
-    DrainSignal();
+    DrainSignal() = default;
     DrainSignal(const DrainSignal&) = delete;
     DrainSignal& operator=(const DrainSignal&) = delete;
 
     void raise();
     bool raised() const { return raised_.load(std::memory_order_acquire); }
-    int fd() const { return read_.get(); }
+    int fd() const { return wake_fd_.fd(); }
 
 private:
-    UniqueFd read_;
-    UniqueFd write_;  // same as read_ for an eventfd
+    WakeFd wake_fd_;
     std::atomic<bool> raised_{false};
 };
 

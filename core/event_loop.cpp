@@ -1,29 +1,12 @@
 #include "event_loop.hpp"
 
-#include <fcntl.h>
-#ifdef __linux__
-#include <sys/eventfd.h>
-#endif
-
 #include <algorithm>
 #include <array>
 
 namespace pb {
 
 EventLoop::EventLoop() {
-#ifdef __linux__
-    wake_read_.reset(check_syscall(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd"));
-#else
-    int fds[2];
-    check_syscall(::pipe(fds), "pipe");
-    wake_read_.reset(fds[0]);
-    wake_write_.reset(fds[1]);
-    for (int fd : fds) {
-        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-    }
-#endif
-    watch(wake_read_.get(), kReadable, [this](uint32_t) { drain_wakeup(); });
+    watch(wake_fd_.fd(), kReadable, [this](uint32_t) { drain_wakeup(); });
 }
 
 EventLoop::~EventLoop() = default;
@@ -98,17 +81,11 @@ void EventLoop::post(Task task) {
 void EventLoop::wake() {
     // Coalesce: one pending wake-up is enough, however many posts arrive.
     if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
-    uint64_t one = 1;
-    int fd = wake_write_.valid() ? wake_write_.get() : wake_read_.get();
-    ssize_t n = ::write(fd, &one, wake_write_.valid() ? 1 : sizeof one);
-    (void)n;  // EAGAIN means a wake-up is already pending: fine
+    wake_fd_.notify();
 }
 
 void EventLoop::drain_wakeup() {
-    std::array<char, 64> sink;
-    while (::read(wake_read_.get(), sink.data(), sink.size()) > 0) {
-        if (!wake_write_.valid()) break;  // an eventfd is drained by one read
-    }
+    wake_fd_.drain();
     wake_pending_.store(false, std::memory_order_release);
 }
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "poller.hpp"
-#include "unique_fd.hpp"
+#include "wake_fd.hpp"
 
 namespace pb {
 
@@ -74,8 +74,7 @@ private:
     std::vector<IoHandler> handlers_;  // indexed by fd, like redis ae's events[]
     std::vector<uint32_t> masks_;
     std::vector<IoHandler> retired_;  // unwatched this iteration; freed after it
-    UniqueFd wake_read_;
-    UniqueFd wake_write_;  // same fd as wake_read_ for an eventfd
+    WakeFd wake_fd_;
 
     std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
     std::vector<std::pair<TimerId, Task>> timer_tasks_;  // small; linear lookup
