@@ -26,7 +26,6 @@ from test_support import (
     SWEEP_WORKLOADS,
     WORKLOADS,
     RenderedFixture,
-    SWEEP_WORKLOADS,
     parse_number,
     tables,
     table_with,
@@ -298,7 +297,7 @@ class ReportTest(RenderedFixture, unittest.TestCase):
         for w in SWEEP_WORKLOADS:
             sw = script(f"p99-vs-load-{w}")
             self.assertIn("with yerrorlines", sw)
-            self.assertIn(f"objective: p99 ≤", sw)
+            self.assertIn("objective: p99 ≤", sw)
 
     @unittest.skipUnless(HAVE_GNUPLOT, "gnuplot not installed")
     def test_every_legend_is_outside_the_plot(self):

@@ -47,6 +47,9 @@ COUNTER_NAMES = [
     "verdict_code",
 ]
 
+# A Nagle exchange of this many microseconds or more is a stall (the harness's kStallUs).
+STALL_US = 30_000.0
+
 # Latency keys of Case.latency() that have a counter (and so a range).
 LATENCY_COUNTERS = {"p50": "p50_us", "p99": "p99_us", "p99.9": "p999_us"}
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from .charts_style import footer, latency_range, positive
 from .gnuplot import Chart, datablock, log_latency_tics, quote, ticlabel
-from .rundir import WRITE_ORDER, Case, onoff, pattern_key
-
-STALL_US = 30_000.0
+from .rundir import STALL_US, WRITE_ORDER, Case, onoff, pattern_key
 
 
 # --- Nagle ----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import math
 from . import analysis, charts
 from . import units as u
 from .report_markdown import CLOSED_LOOP_NOTE, closed_loop, lat, onoff, rate, said, table, val
-from .rundir import Case, dig, num
+from .rundir import STALL_US, Case, dig, num
 
 
 class NagleSections:
@@ -77,14 +77,16 @@ class NagleSections:
     def nagle_explanation(self, cases) -> str:
         def stalled(c):
             f = c.c("stall_fraction")
-            return (f is not None and f >= 0.5) or (f is None and (c.latency("p50") or 0) >= 30_000)
+            return (f is not None and f >= 0.5) or (
+                f is None and (c.latency("p50") or 0) >= STALL_US
+            )
 
         def clean(c):
             f = c.c("stall_fraction")
             return (
                 (f is None or f < 0.05)
                 and c.latency("p50") is not None
-                and c.latency("p50") < 30_000
+                and c.latency("p50") < STALL_US
             )
 
         def median_of(cs, fn):
