@@ -80,14 +80,10 @@ void Reactor::on_acceptable() {
         switch (r.status) {
             case AcceptStatus::kOk:
                 ++stats_.accepted;
-                if (open_ >= options_.max_connections || shutting_down_) {
-                    stats_.count(ErrorKind::kConnectionCap);
-                    continue;  // r.fd closes here
-                }
-                if (hand_off_) {
-                    hand_off_(std::move(r.fd));
-                } else {
+                if (!hand_off_) {
                     adopt(std::move(r.fd));
+                } else if (!refuse_connection()) {
+                    hand_off_(std::move(r.fd));
                 }
                 break;
             case AcceptStatus::kRetry:
@@ -128,7 +124,14 @@ void Reactor::pause_listener() {
     });
 }
 
+bool Reactor::refuse_connection() {
+    if (open_ < options_.max_connections && !shutting_down_) return false;
+    stats_.count(ErrorKind::kConnectionCap);
+    return true;
+}
+
 void Reactor::adopt(UniqueFd fd) {
+    if (refuse_connection()) return;  // counted; fd closes here
     int n = fd.get();
     if (!prepare_accepted(n, options_, stats_)) return;  // counted; fd closes here
     auto index = static_cast<size_t>(n);
@@ -323,11 +326,7 @@ void Reactor::close(Connection& c) {
     ++stats_.connections_closed;
     --open_;
     conns_[static_cast<size_t>(fd)].reset();  // closes the fd
-    if (shutting_down_ && open_ == 0 && on_drained_) {
-        auto drained = std::move(on_drained_);
-        on_drained_ = nullptr;
-        drained();
-    }
+    if (shutting_down_ && open_ == 0) finish_drain();
 }
 
 // --- hand-off to workers ---------------------------------------------------------
@@ -347,8 +346,7 @@ Reactor::Connection* Reactor::find(ConnRef ref) {
     return c->serial == ref.serial ? c : nullptr;
 }
 
-void Reactor::complete(ConnRef ref, const Request& request, Buffer reply) {
-    (void)request;
+void Reactor::complete(ConnRef ref, Buffer reply) {
     Connection* c = find(ref);
     if (!c) return;  // the connection closed while the worker ran
     c->busy = false;
@@ -409,11 +407,7 @@ void Reactor::begin_shutdown(std::function<void()> on_drained) {
         for (auto& slot : conns_) {
             if (slot) close(*slot);
         }
-        if (on_drained_) {
-            auto drained = std::move(on_drained_);
-            on_drained_ = nullptr;
-            drained();
-        }
+        finish_drain();
     });
     for (auto& slot : conns_) {
         if (!slot) continue;
@@ -428,11 +422,14 @@ void Reactor::begin_shutdown(std::function<void()> on_drained) {
         }
         drive(*slot, nullptr, 0);
     }
-    if (open_ == 0 && on_drained_) {
-        auto drained = std::move(on_drained_);
-        on_drained_ = nullptr;
-        drained();
-    }
+    if (open_ == 0) finish_drain();
+}
+
+void Reactor::finish_drain() {
+    if (!on_drained_) return;  // already called
+    auto drained = std::move(on_drained_);
+    on_drained_ = nullptr;
+    drained();
 }
 
 }  // namespace pb

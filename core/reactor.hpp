@@ -67,9 +67,10 @@ public:
     // ownership of listen_fd and must keep it open while this Reactor runs.
     void listen_on(int listen_fd, uint32_t flags, FdLimitPolicy policy);
 
-    // Takes over a connection accepted elsewhere (already non-blocking). If
-    // its socket options cannot be set (prepare_accepted()), closes it unserved
-    // and counts kSocketOption instead.
+    // Takes over a connection accepted elsewhere (already non-blocking), or
+    // one accepted here. Closes it unserved and counts kConnectionCap when
+    // this loop already holds --max-connections or is shutting down, or counts
+    // kSocketOption when its socket options cannot be set (prepare_accepted()).
     void adopt(UniqueFd fd);
 
     // Passes every connection accepted here to `hand_off` instead of serving
@@ -84,7 +85,7 @@ public:
     // request counts it in its own stats; this loop counts only bytes.
     void set_dispatcher(Dispatcher dispatcher);
     // The reply to a dispatched request (bytes built by write_reply()).
-    void complete(ConnRef ref, const Request& request, Buffer reply);
+    void complete(ConnRef ref, Buffer reply);
     // The dispatcher has room again: offer the requests it refused.
     void retry_dispatch();
 
@@ -102,6 +103,7 @@ private:
     enum class Stop { kNeedMore, kBusy, kHighWater, kClosing };
 
     void on_acceptable();
+    bool refuse_connection();
     void pause_listener();
     void on_event(int fd, uint32_t mask);
     void on_readable(Connection& c);
@@ -113,6 +115,7 @@ private:
     bool done(const Connection& c) const;
     void close(Connection& c);
     void sweep();
+    void finish_drain();
     Connection* find(ConnRef ref);
 
     EventLoop& loop_;

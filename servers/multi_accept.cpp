@@ -47,16 +47,10 @@ struct LoopThread {
 
 // Blocking mode, acceptor thread: hands each connection to its loop, then,
 // once the listener is shut, queues the loop's shutdown behind those hand-offs.
-void accept_into(LoopThread& t, int listener, const pb::ServerOptions& options) {
+void accept_into(LoopThread& t, int listener) {
     while (pb::UniqueFd fd = pb::accept_blocking(listener, true, t.acceptor_stats)) {
         auto conn = std::make_shared<pb::UniqueFd>(std::move(fd));  // closes if never run
-        t.loop.post([&t, &options, conn] {
-            if (t.reactor.connection_count() >= options.max_connections) {
-                t.stats.count(pb::ErrorKind::kConnectionCap);
-                return;
-            }
-            t.reactor.adopt(std::move(*conn));
-        });
+        t.loop.post([&t, conn] { t.reactor.adopt(std::move(*conn)); });
     }
     t.loop.post([&t] { t.reactor.begin_shutdown([&t] { t.loop.stop(); }); });
 }
@@ -114,8 +108,7 @@ int run(int argc, char** argv) {
     for (size_t i = 0; i < loops.size(); ++i) {
         auto& t = *loops[i];
         if (i > 0) t.thread = std::thread([&t] { t.loop.run(); });
-        if (blocking)
-            t.acceptor = std::thread(accept_into, std::ref(t), listener.get(), std::cref(options));
+        if (blocking) t.acceptor = std::thread(accept_into, std::ref(t), listener.get());
     }
     uint64_t peak_threads = pb::current_thread_count();
 

@@ -38,15 +38,9 @@ struct LoopThread {
 
 // Acceptor thread: gives a connection to reader `t`. The cap is per reader
 // loop, as it is per loop in the other multi-loop patterns.
-void hand_to(LoopThread& t, pb::UniqueFd fd, const pb::ServerOptions& options) {
+void hand_to(LoopThread& t, pb::UniqueFd fd) {
     auto conn = std::make_shared<pb::UniqueFd>(std::move(fd));  // closes if never run
-    t.loop.post([&t, &options, conn] {
-        if (t.reactor.connection_count() >= options.max_connections) {
-            t.stats.count(pb::ErrorKind::kConnectionCap);
-            return;
-        }
-        t.reactor.adopt(std::move(*conn));
-    });
+    t.loop.post([&t, conn] { t.reactor.adopt(std::move(*conn)); });
 }
 
 int run(int argc, char** argv) {
@@ -67,9 +61,8 @@ int run(int argc, char** argv) {
     registered.emplace_back(acceptor.stats);
     for (auto& t : readers) registered.emplace_back(t->stats);
     size_t next = 0;
-    acceptor.reactor.set_hand_off([&](pb::UniqueFd fd) {
-        hand_to(*readers[next++ % readers.size()], std::move(fd), options);
-    });
+    acceptor.reactor.set_hand_off(
+        [&](pb::UniqueFd fd) { hand_to(*readers[next++ % readers.size()], std::move(fd)); });
     // The readers' shutdown is posted by the acceptor once it stopped
     // accepting, so it queues behind every hand-off already posted.
     pb::ShutdownSignal shutdown(acceptor.loop, [&] {

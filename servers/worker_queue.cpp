@@ -97,8 +97,8 @@ void work(JobQueue& queue, pb::EventLoop& loop, pb::Reactor& reactor, pb::Thread
         pb::Buffer reply;
         pb::write_reply(job->request, reply);
         ++stats.requests;
-        loop.post([&reactor, job = *job, reply = std::move(reply)]() mutable {
-            reactor.complete(job.conn, job.request, std::move(reply));
+        loop.post([&reactor, conn = job->conn, reply = std::move(reply)]() mutable {
+            reactor.complete(conn, std::move(reply));
         });
     }
 }
