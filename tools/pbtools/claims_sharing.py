@@ -124,17 +124,28 @@ def m5(run):
     )
 
 
-def m6(run):
-    if not any(c.pattern == "multi-accept" for c in run.cases):
-        return no_pattern("multi-accept")
+def kernel_feature(run, pattern: str, since: tuple[int, int], verdict: str, evidence):
+    """The verdict of a claim about a kernel feature the pattern relies on, there from
+    Linux `since`: evidence(release, "has" or "lacks") once the run has the pattern's
+    cases and sysinfo.json the kernel's version."""
+    if not any(c.pattern == pattern for c in run.cases):
+        return no_pattern(pattern)
     ver, rel = kernel(run)
     if ver is None:
         return absent("the kernel version is not in sysinfo.json")
-    has = ver >= (4, 5)
-    return (
+    return verdict, evidence(rel, "has" if ver >= since else "lacks")
+
+
+def m6(run):
+    return kernel_feature(
+        run,
+        "multi-accept",
+        (4, 5),
         CONFIRMED if source_has("multi-accept", "EPOLLEXCLUSIVE") else REFUTED,
-        f"the exclusive wake-up is epoll's EPOLLEXCLUSIVE, Linux 4.5 or later only (kqueue has none, "
-        f"core/poller.hpp); this run's kernel {rel} {'has' if has else 'lacks'} it",
+        lambda rel, has: (
+            "the exclusive wake-up is epoll's EPOLLEXCLUSIVE, Linux 4.5 or later only (kqueue has "
+            f"none, core/poller.hpp); this run's kernel {rel} {has} it"
+        ),
     )
 
 
@@ -194,16 +205,16 @@ def r4(run):
 
 
 def r5(run):
-    if not any(c.pattern == "reuseport" for c in run.cases):
-        return no_pattern("reuseport")
-    ver, rel = kernel(run)
-    if ver is None:
-        return absent("the kernel version is not in sysinfo.json")
     cpu = dig(run.sysinfo, "cpu", "model") or "this CPU"
-    ok = ver >= (3, 9)
-    return DEPENDS, (
-        f"on the kernel, not hardware: SO_REUSEPORT spreads TCP connections from Linux 3.9; "
-        f"this run's kernel {rel} {'has' if ok else 'lacks'} it, on an ordinary {cpu}"
+    return kernel_feature(
+        run,
+        "reuseport",
+        (3, 9),
+        DEPENDS,
+        lambda rel, has: (
+            "on the kernel, not hardware: SO_REUSEPORT spreads TCP connections from Linux 3.9; "
+            f"this run's kernel {rel} {has} it, on an ordinary {cpu}"
+        ),
     )
 
 
