@@ -108,16 +108,10 @@ def s4(run):
 
 def p1(run):
     """Concurrency shows as a sleeping request delaying only its own client."""
-    return judged(
-        sweep_pair(run, "single", "thread-per-conn", "blocking-tail"),
-        "p99",
-        u.latency,
-        higher=False,
-        what="blocking-tail p99 at equal offered rate, ",
-        missing=absent(
-            "needs single and thread-per-conn in the blocking-tail sweep at a common offered rate"
-        ),
-    )
+    ab = sweep_pair(run, "single", "thread-per-conn", "blocking-tail")
+    why = "needs single and thread-per-conn in the blocking-tail sweep at a common offered rate"
+    what = "blocking-tail p99 at equal offered rate, "
+    return judged(ab, "p99", u.latency, False, what, absent(why))
 
 
 def p2(run):
@@ -162,17 +156,13 @@ def p3(run):
 
 
 def p4(run):
-    return judged(
-        pair(run, "single", "thread-per-conn", "idle-heavy"),
-        "peak_rss_kb",
-        u.memory_kb,
-        higher=True,
-        what="peak RSS, ",
-        missing=absent("needs single and thread-per-conn in the idle-heavy case"),
-        more=lambda a, b: (
-            f"; threads {u.count(a.c('peak_threads'))} vs {u.count(b.c('peak_threads'))}"
-        ),
-    )
+    ab = pair(run, "single", "thread-per-conn", "idle-heavy")
+    why = "needs single and thread-per-conn in the idle-heavy case"
+
+    def threads(a, b):
+        return f"; threads {u.count(a.c('peak_threads'))} vs {u.count(b.c('peak_threads'))}"
+
+    return judged(ab, "peak_rss_kb", u.memory_kb, True, "peak RSS, ", absent(why), threads)
 
 
 def p5(run):
@@ -212,16 +202,10 @@ def p5(run):
 
 
 def p6(run):
-    return judged(
-        pair(run, "single", "thread-per-conn", "churn"),
-        "cpu_us_per_req",
-        u.plain,
-        higher=True,
-        what="a new connection per request, CPU us per request: ",
-        missing=absent(
-            "needs single and thread-per-conn in the churn workload (a connection per request)"
-        ),
-    )
+    ab = pair(run, "single", "thread-per-conn", "churn")
+    why = "needs single and thread-per-conn in the churn workload (a connection per request)"
+    what = "a new connection per request, CPU us per request: "
+    return judged(ab, "cpu_us_per_req", u.plain, True, what, absent(why))
 
 
 # --- Q: worker queue -------------------------------------------------------------------------

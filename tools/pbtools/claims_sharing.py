@@ -191,17 +191,11 @@ def r3(run):
 
 
 def r4(run):
-    return judged(
-        pair(run, "single", "reuseport", "tiny"),
-        "cpu_us_per_req",
-        u.plain,
-        higher=True,
-        what="CPU us per request ",
-        missing=absent("needs single and reuseport in the tiny matrix"),
-        more=lambda a, b: (
-            f"; source {source_lines('reuseport')} lines vs {source_lines('single')}"
-        ),
-    )
+    ab = pair(run, "single", "reuseport", "tiny")
+    why = "needs single and reuseport in the tiny matrix"
+    lines = f"; source {source_lines('reuseport')} lines vs {source_lines('single')}"
+    what = "CPU us per request "
+    return judged(ab, "cpu_us_per_req", u.plain, True, what, absent(why), lambda a, b: lines)
 
 
 def r5(run):
