@@ -83,7 +83,7 @@ def range_cells(m, log=False):
 
 
 # Point symbols of the verdicts, the same shapes as the marks in REPORT.md's tables
-# (report.py): open diamond = generator busy (generator-bound), open triangle =
+# (report_markdown.py): open diamond = generator busy (generator-bound), open triangle =
 # generator late, open square = server saturated.
 VERDICT_POINTS = [
     ("server-saturated", "sat", 4, "□ server saturated (achieved < 99% of offered, sends on time)"),

@@ -28,7 +28,7 @@ def server(pattern: str) -> str:
 
 
 # Marks on table cells, the same symbols in every table; the chart point of a verdict
-# has the same shape (charts.py). Each table lists the marks it used under it.
+# has the same shape (charts_style.py). Each table lists the marks it used under it.
 MARK_ERRORS = "⚠"
 MARK_GEN_BUSY = "◇"
 MARK_GEN_LATE = "△"
