@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
@@ -16,38 +17,28 @@
 
 namespace pb {
 
+namespace {
+
+constexpr auto kErrorKindNames = std::to_array({
+    "protocol",
+    "too_large",
+    "header_timeout",
+    "idle_timeout",
+    "write_timeout",
+    "read",
+    "write",
+    "accept_aborted",
+    "accept_fd_limit",
+    "connection_cap",
+    "thread_cap",
+    "thread_create",
+    "socket_option",
+});
+
+}  // namespace
+
 const char* to_string(ErrorKind kind) {
-    switch (kind) {
-        case ErrorKind::kProtocol:
-            return "protocol";
-        case ErrorKind::kTooLarge:
-            return "too_large";
-        case ErrorKind::kHeaderTimeout:
-            return "header_timeout";
-        case ErrorKind::kIdleTimeout:
-            return "idle_timeout";
-        case ErrorKind::kWriteTimeout:
-            return "write_timeout";
-        case ErrorKind::kRead:
-            return "read";
-        case ErrorKind::kWrite:
-            return "write";
-        case ErrorKind::kAcceptAborted:
-            return "accept_aborted";
-        case ErrorKind::kAcceptFdLimit:
-            return "accept_fd_limit";
-        case ErrorKind::kConnectionCap:
-            return "connection_cap";
-        case ErrorKind::kThreadCap:
-            return "thread_cap";
-        case ErrorKind::kThreadCreate:
-            return "thread_create";
-        case ErrorKind::kSocketOption:
-            return "socket_option";
-        case ErrorKind::kCount:
-            break;
-    }
-    return "?";
+    return error_name(kind, kErrorKindNames);
 }
 
 void ThreadStats::add(const ThreadStats& o) {
@@ -60,7 +51,7 @@ void ThreadStats::add(const ThreadStats& o) {
     peak_connections += o.peak_connections;
     output_high_water = std::max(output_high_water, o.output_high_water);
     queue_high_water = std::max(queue_high_water, o.queue_high_water);
-    for (size_t i = 0; i < kErrorKinds; ++i) errors[i] += o.errors[i];
+    errors.add(o.errors);
 }
 
 namespace {
@@ -76,10 +67,11 @@ void append_thread(std::string& out, const ThreadStats& t, const char* indent) {
         indent, t.role, t.accepted.load(), t.requests.load(), t.bytes_in, t.bytes_out,
         t.futile_wakeups, t.connections_closed, t.peak_connections, t.output_high_water,
         t.queue_high_water);
-    for (size_t i = 0; i < kErrorKinds; ++i) {
-        fmt::format_to(std::back_inserter(out), "{}\"{}\": {}", i ? ", " : "",
-                       to_string(static_cast<ErrorKind>(i)), t.errors[i]);
-    }
+    const char* separator = "";
+    t.errors.for_each([&](ErrorKind kind, uint64_t n) {
+        fmt::format_to(std::back_inserter(out), "{}\"{}\": {}", separator, to_string(kind), n);
+        separator = ", ";
+    });
     fmt::format_to(std::back_inserter(out), "}}\n{}}}", indent);
 }
 

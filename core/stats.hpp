@@ -4,12 +4,13 @@
 // requests and accepted, are Counters; the rest are plain integers.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "error_counts.hpp"
 
 namespace pb {
 
@@ -29,8 +30,7 @@ enum class ErrorKind : uint8_t {
     kSocketOption,   // setsockopt on an accepted connection failed: closed unserved
     kCount
 };
-inline constexpr size_t kErrorKinds = static_cast<size_t>(ErrorKind::kCount);
-const char* to_string(ErrorKind kind);
+const char* to_string(ErrorKind kind);  // the stats file's key: "protocol", "too_large", ...
 
 // A counter with one writing thread that other threads may read at any time.
 // With a single writer a relaxed load and store is enough: no locked
@@ -68,10 +68,10 @@ struct ThreadStats {
     uint64_t peak_connections = 0;
     uint64_t output_high_water = 0;  // most bytes buffered for one connection
     uint64_t queue_high_water = 0;   // worker-queue depth, where there is one
-    std::array<uint64_t, kErrorKinds> errors{};
+    ErrorCounts<ErrorKind> errors;
 
-    void count(ErrorKind kind) { ++errors[static_cast<size_t>(kind)]; }
-    uint64_t error_count(ErrorKind kind) const { return errors[static_cast<size_t>(kind)]; }
+    void count(ErrorKind kind) { ++errors[kind]; }
+    uint64_t error_count(ErrorKind kind) const { return errors[kind]; }
     void add(const ThreadStats& other);
 };
 

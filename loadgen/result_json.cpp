@@ -225,8 +225,7 @@ Json to_json_value(const Result& r) {
     j.set("connects", s.connects);
 
     Json errors = Json::object();
-    for (size_t i = 0; i < kErrorClassCount; ++i)
-        errors.set(to_string(static_cast<ErrorClass>(i)), s.errors.by_class[i]);
+    s.errors.for_each([&](ErrorClass e, uint64_t n) { errors.set(to_string(e), n); });
     errors.set("total", s.errors.total());
     j.set("errors", std::move(errors));
     Json samples = Json::array();
@@ -333,9 +332,10 @@ Result from_json(const std::string& text) {
     s.slow_requests = static_cast<uint64_t>(j.at("slow_requests").as_int());
     s.connects = static_cast<uint64_t>(j.at("connects").as_int());
     const Json& errors = j.at("errors");
-    for (size_t i = 0; i < kErrorClassCount; ++i)
-        s.errors.by_class[i] =
-            static_cast<uint64_t>(errors.at(to_string(static_cast<ErrorClass>(i))).as_int());
+    for (size_t i = 0; i < kErrorClasses<ErrorClass>; ++i) {
+        auto e = static_cast<ErrorClass>(i);
+        s.errors[e] = static_cast<uint64_t>(errors.at(to_string(e)).as_int());
+    }
     for (const Json& e : j.at("error_samples").as_array()) s.error_samples.push_back(e.as_string());
 
     const Json& open = j.at("open_loop");

@@ -1,37 +1,19 @@
 #include "run_stats.hpp"
 
 #include <algorithm>
+#include <array>
 
 namespace pb::loadgen {
 
+namespace {
+
+constexpr auto kErrorClassNames =
+    std::to_array({"connect", "read", "write", "timeout", "protocol", "verify", "status"});
+
+}  // namespace
+
 const char* to_string(ErrorClass e) {
-    switch (e) {
-        case ErrorClass::kConnect:
-            return "connect";
-        case ErrorClass::kRead:
-            return "read";
-        case ErrorClass::kWrite:
-            return "write";
-        case ErrorClass::kTimeout:
-            return "timeout";
-        case ErrorClass::kProtocol:
-            return "protocol";
-        case ErrorClass::kVerify:
-            return "verify";
-        case ErrorClass::kStatus:
-            return "status";
-    }
-    return "?";
-}
-
-uint64_t ErrorCounts::total() const {
-    uint64_t sum = 0;
-    for (uint64_t v : by_class) sum += v;
-    return sum;
-}
-
-void ErrorCounts::add(const ErrorCounts& other) {
-    for (size_t i = 0; i < kErrorClassCount; ++i) by_class[i] += other.by_class[i];
+    return error_name(e, kErrorClassNames);
 }
 
 void TcpCounters::add(const TcpCounters& other) {

@@ -2,11 +2,11 @@
 // nothing shared while it runs; run() adds them together after join.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "error_counts.hpp"
 #include "histogram.hpp"
 
 namespace pb::loadgen {
@@ -19,18 +19,11 @@ enum class ErrorClass : uint8_t {
     kProtocol,  // the reply was not well-formed
     kVerify,    // the reply was well-formed but wrong: id, length or payload bytes
     kStatus,    // http: a status other than 200
+    kCount
 };
-inline constexpr size_t kErrorClassCount = 7;
-const char* to_string(ErrorClass e);
+const char* to_string(ErrorClass e);  // the JSON key: "connect", "read", ...
 
-struct ErrorCounts {
-    std::array<uint64_t, kErrorClassCount> by_class{};
-
-    uint64_t& operator[](ErrorClass e) { return by_class[static_cast<size_t>(e)]; }
-    uint64_t operator[](ErrorClass e) const { return by_class[static_cast<size_t>(e)]; }
-    uint64_t total() const;
-    void add(const ErrorCounts& other);
-};
+using ErrorCounts = pb::ErrorCounts<ErrorClass>;
 
 // Segment counts from TCP_INFO, summed over connections (Linux; zero elsewhere).
 struct TcpCounters {

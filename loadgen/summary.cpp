@@ -110,10 +110,9 @@ std::string format_summary(const Result& r) {
                            s.tcp.retransmits);
     if (r.has_errors()) {
         out += fmt::format("  ERRORS: {} total:", s.errors.total());
-        for (size_t i = 0; i < kErrorClassCount; ++i)
-            if (s.errors.by_class[i])
-                out += fmt::format(" {} {}", to_string(static_cast<ErrorClass>(i)),
-                                   s.errors.by_class[i]);
+        s.errors.for_each([&](ErrorClass e, uint64_t n) {
+            if (n) out += fmt::format(" {} {}", to_string(e), n);
+        });
         out += "\n";
         for (const auto& e : s.error_samples) out += fmt::format("    {}\n", e);
         if (s.dropped)
