@@ -51,6 +51,7 @@ std::optional<unsigned> server_threads(const std::string& pattern, const Placeme
             return placement.loop_threads;
         case Threads::kWorkers:
             return placement.worker_threads;
+        case Threads::kSerial:
         case Threads::kSingle:
         case Threads::kPerConnection:
             return std::nullopt;

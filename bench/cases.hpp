@@ -61,6 +61,10 @@ inline constexpr double kSlowFraction = 0.005;    // blocking-tail: share of sle
 inline constexpr uint32_t kSlowSleepUs = 10'000;  // ...and how long each sleeps
 inline constexpr int kIdleHeavyConnections = 1024;
 inline constexpr double kIdleHeavyRps = 2000;
+// The start barrier's bound for a pattern that serves one connection at a
+// time (servers/patterns.txt "serial"): the keep-alive clients it never gets
+// to are the finding, not a failure to wait 10 s for.
+inline constexpr Duration kSerialBringup = std::chrono::milliseconds(1000);
 // Nagle: a 10-byte write then a 100-byte write (32-byte frame header + 78-byte
 // body, split after 10 bytes) and a 50-byte reply (16-byte header + 34 bytes).
 inline constexpr uint32_t kNagleBody = 78;

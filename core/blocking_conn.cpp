@@ -10,6 +10,7 @@
 
 #include "accepted_socket.hpp"
 #include "buffer.hpp"
+#include "clock.hpp"
 #include "request.hpp"
 #include "shutdown.hpp"
 #include "socket.hpp"
@@ -17,8 +18,6 @@
 namespace pb {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kIdleBufferKeep = 16 * 1024;
@@ -40,11 +39,12 @@ int ms_until(Clock::time_point deadline) {
 class BlockingConnection {
 public:
     BlockingConnection(int fd, const ServerOptions& options, const DrainSignal& drain,
-                       ThreadStats& stats)
+                       ThreadStats& stats, ShutdownSignal* signals)
         : fd_(fd),
           options_(options),
           drain_(drain),
           stats_(stats),
+          signals_(signals),
           reader_(options.protocol, options),
           last_active_(Clock::now()) {}
 
@@ -62,6 +62,7 @@ private:
     const ServerOptions& options_;
     const DrainSignal& drain_;
     ThreadStats& stats_;
+    ShutdownSignal* signals_;  // may be null: signals are taken on another thread
     RequestReader reader_;
     Buffer in_;   // received bytes the reader has not consumed yet
     Buffer out_;  // replies not sent yet
@@ -116,9 +117,11 @@ void BlockingConnection::serve() {
 
 BlockingConnection::Wait BlockingConnection::wait_for(short events, Clock::time_point deadline,
                                                       bool watch_drain) {
-    pollfd fds[2] = {{fd_, events, 0}, {drain_.fd(), POLLIN, 0}};
+    // poll() skips an entry whose fd is negative: no signals to watch.
+    pollfd fds[3] = {
+        {fd_, events, 0}, {signals_ ? signals_->fd() : -1, POLLIN, 0}, {drain_.fd(), POLLIN, 0}};
     for (;;) {
-        int n = ::poll(fds, watch_drain ? 2 : 1, ms_until(deadline));
+        int n = ::poll(fds, watch_drain ? 3 : 2, ms_until(deadline));
         if (n < 0) {
             if (errno == EINTR) continue;
             return Wait::kError;
@@ -126,6 +129,11 @@ BlockingConnection::Wait BlockingConnection::wait_for(short events, Clock::time_
         // Any event on the socket, errors and hang-ups included: the next
         // recv() or send() says what it was.
         if (n > 0 && fds[0].revents != 0) return Wait::kReady;
+        if (n > 0 && fds[1].revents != 0) {
+            signals_->dispatch();  // a snapshot, or SIGTERM raising the drain
+            if (drain_.raised()) return Wait::kDrain;
+            continue;
+        }
         if (n > 0) return Wait::kDrain;
         if (Clock::now() >= deadline) return Wait::kTimeout;
     }
@@ -225,9 +233,9 @@ void DrainSignal::raise() {
 }
 
 void serve_blocking(int fd, const ServerOptions& options, const DrainSignal& drain,
-                    ThreadStats& stats) {
+                    ThreadStats& stats, ShutdownSignal* signals) {
     if (!prepare_accepted(fd, options, stats)) return;  // counted; the caller closes fd
-    BlockingConnection(fd, options, drain, stats).serve();
+    BlockingConnection(fd, options, drain, stats, signals).serve();
     ++stats.connections_closed;
 }
 

@@ -47,8 +47,12 @@ private:
 // Counts bytes, requests, closes and errors in `stats`. If the connection's
 // socket options cannot be set (prepare_accepted()), returns at once, having
 // counted kSocketOption: the caller's close is then the only answer.
+// A thread that also takes the process's signals (server-iterative's only
+// thread) passes `signals`: they are handled (signals->dispatch()) while it
+// waits on the connection, so a snapshot or SIGTERM does not wait for the
+// client to leave.
 void serve_blocking(int fd, const ServerOptions& options, const DrainSignal& drain,
-                    ThreadStats& stats);
+                    ThreadStats& stats, ShutdownSignal* signals = nullptr);
 
 // Blocks in accept() on a blocking `listen_fd` until a connection arrives, and
 // returns it (non-blocking if asked), or returns an invalid fd once

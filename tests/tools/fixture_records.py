@@ -201,7 +201,7 @@ def loadgen_record(
 
 
 def server_threads(pattern, conns, requests, accepts_split=None):
-    if pattern == "single":
+    if pattern in ("single", "iterative"):
         return [{"role": "loop", "accepted": conns, "requests": requests}]
     if pattern == "reuseport":
         a = accepts_split or (conns - conns // 3, conns // 3)

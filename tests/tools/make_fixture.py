@@ -90,6 +90,18 @@ MATRIX = [
 ]
 # fmt: on
 
+# The naive blocking server: one client at a time. At 16 keep-alive connections it
+# serves the first only (up=1: S4's evidence); over churn it keeps up with single.
+# Built last, so the cases above keep the numbers they had before it existed.
+# fmt: off
+NAIVE = [
+    ("iterative", "tiny",   1, 44100.0,  22,  8.6, 1.0, 0.002, 2900, {}),
+    ("iterative", "tiny",  16, 44500.0,  21,  8.7, 1.0, 0.002, 2900, dict(up=1)),
+    ("iterative", "churn", 16, 18100.0, 700, 37.0, 1.2, 0.05,  2900, dict(cpr=True)),
+]
+# fmt: on
+
+
 # Open-loop sweeps, one per workload (ids as bench/cases.cpp writes them): the points of
 # each pattern, (offered req/s, latency median us, extra), where extra sets a verdict or
 # a noisy repetition: saturated, late (p99 send lateness, us, in every repetition), busy
@@ -171,9 +183,11 @@ def case_info(kind, pattern, workload, conns, *more, **fields):
 
 
 def peak_threads(pattern, conns):
-    """The server's threads: one loop, a thread per connection plus the acceptor, or
-    reuseport's two loops."""
-    return 1 if pattern == "single" else (conns + 1 if pattern == "thread-per-conn" else 2)
+    """The server's threads: one loop (or the naive server's one thread), a thread per
+    connection plus the acceptor, or reuseport's two loops."""
+    if pattern in ("single", "iterative"):
+        return 1
+    return conns + 1 if pattern == "thread-per-conn" else 2
 
 
 def add_matrix(b, pattern, workload, conns, rps, median, cpu, vcsw, ivcsw, rss, more):
@@ -391,6 +405,8 @@ def build(out, repetitions=3):
         add_nagle(b, *cell)
     for case in NAGLE_UPSIDE:
         add_nagle_upside(b, *case)
+    for row in NAIVE:
+        add_matrix(b, *row)
     b.write()
 
 

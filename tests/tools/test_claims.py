@@ -107,9 +107,42 @@ class ClaimsTest(unittest.TestCase):
         self.assertIn("tiny", self.rows["P2"][1])
 
     def test_missing_things_are_named(self):
-        self.assertIn("naive blocking server", self.rows["S2"][1])
+        self.assertIn("TCP Fast Open", self.rows["C2"][1])
         self.assertRegex(self.rows["R1"][1], r"needs >= 2 server CPUs.*the server has 1")
         self.assertIn("no server-worker-queue", self.rows["Q1"][1])
+
+    def test_naive_server_claims(self):
+        # S2 depends: fewer requests with keep-alive clients (one served), none over churn.
+        v, ev = self.rows["S2"]
+        self.assertEqual(v, claims.DEPENDS)
+        self.assertIn("only with keep-alive clients", ev)
+        self.assertIn("iterative tiny c16 44.5k", ev)
+        # S3: blocking sleeps; one client costs the naive server no more CPU.
+        self.assertEqual(self.rows["S3"][0], claims.REFUTED)
+        self.assertIn("CPU per request (us), one client", self.rows["S3"][1])
+        # S4: 1 of 16 keep-alive clients got a reply.
+        v, ev = self.rows["S4"]
+        self.assertEqual(v, claims.CONFIRMED)
+        self.assertIn("1 of 16 keep-alive clients got a first reply", ev)
+        self.assertEqual(self.rows["S1"][0], claims.CONFIRMED)  # the real servers/ sources
+
+    def test_naive_server_flips(self):
+        run = self.fresh("flip-s")
+        # Every keep-alive client served: S4 refuted.
+        rewrite_case(
+            run,
+            "matrix-iterative-frame-tiny-c16",
+            lambda d: d["loadgen"]["bringup"].update(up=16),
+        )
+        # The naive server twice as costly per request: S3 confirmed.
+        set_counter(run, "matrix-iterative-frame-tiny-c1", "cpu_us_per_req", 18.0, 17.5, 18.5)
+        # Fewer requests over churn too: S2 confirmed.
+        set_counter(run, "matrix-iterative-frame-churn-c16", "rps", 9000.0, 8800.0, 9200.0)
+        got = verdicts(run)
+        self.assertEqual(got["S4"][0], claims.REFUTED)
+        self.assertIn("16 of 16", got["S4"][1])
+        self.assertEqual(got["S3"][0], claims.CONFIRMED)
+        self.assertEqual(got["S2"][0], claims.CONFIRMED)
 
     def test_p4_rss_equal_to_single_is_refuted(self):
         run = self.fresh("flip-p4")

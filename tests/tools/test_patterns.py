@@ -31,6 +31,7 @@ sys.path.insert(0, TOOLS)
 from pbtools import rundir  # noqa: E402
 
 THREADS = {
+    "serial": "kSerial",
     "single": "kSingle",
     "per-connection": "kPerConnection",
     "loops": "kLoops",

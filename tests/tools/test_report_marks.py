@@ -135,12 +135,12 @@ class MarksTest(RenderedFixture, unittest.TestCase):
     def test_how_this_was_measured(self):
         sec = self.sec["How this was measured"]
         t = {r["class"]: r for r in table_with(sec, "server figures", "bring-up")}
-        self.assertIn("server-snapshot ×13", t["matrix"]["server figures"])
+        self.assertIn("server-snapshot ×16", t["matrix"]["server figures"])
         # Section D: the repetition count and the seed, from run.json.
-        self.assertIn("**Repetitions: 3** per case, 159 runs in all", sec)
+        self.assertIn("**Repetitions: 3** per case, 168 runs in all", sec)
         self.assertIn("seed **7301**", sec)
         self.assertIn("proc-stat ×1", t["matrix"]["server figures"])
-        self.assertIn("11 of 12 complete", t["matrix"]["bring-up"])
+        self.assertIn("12 of 14 complete", t["matrix"]["bring-up"])
         self.assertRegex(t["sweep"]["generator receive delay p50 / p99"], r"us / \d+ us")
         # The incomplete bring-up is the case's finding, not an error.
         self.assertIn(

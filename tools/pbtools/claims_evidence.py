@@ -9,6 +9,7 @@ import re
 
 from . import analysis
 from . import units as u
+from .patterns import PATTERNS
 from .rundir import Case, Run, dig, num
 
 CONFIRMED, REFUTED, DEPENDS, NOT_MEASURABLE = (
@@ -24,14 +25,9 @@ VERDICTS = [CONFIRMED, REFUTED, DEPENDS, NOT_MEASURABLE]
 EVEN_JAIN = 0.9
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SERVER_FILES = {
-    "single": "single_thread.cpp",
-    "thread-per-conn": "thread_per_conn.cpp",
-    "worker-queue": "worker_queue.cpp",
-    "multi-accept": "multi_accept.cpp",
-    "reuseport": "reuseport.cpp",
-    "reactor-pool": "reactor_pool.cpp",
-}
+# pattern -> its servers/ source file, from servers/patterns.txt (empty when the tools
+# run away from the repository: the source-size rules then say so).
+SERVER_FILES = {name: source for name, source, _ in PATTERNS or []}
 
 
 def label(c: Case) -> str:
@@ -124,12 +120,42 @@ def source(pattern: str) -> str | None:
         return None
 
 
+def code_lines(text: str) -> int:
+    """Lines that are neither blank nor comments."""
+    return sum(1 for line in text.split("\n") if line.strip() and not line.strip().startswith("//"))
+
+
 def source_lines(pattern: str) -> int | None:
-    """Lines of servers/<file>.cpp that are neither blank nor comments, counted now."""
+    """Lines of code of servers/<file>.cpp, counted now."""
+    text = source(pattern)
+    return None if text is None else code_lines(text)
+
+
+# The I/O machinery in core/ a server file runs on, by the header it includes: blocking
+# connections, or the event loop (reactor, loop, poller). Protocol codecs, sockets,
+# options and stats are shared by every pattern and counted for none.
+MACHINERY = {
+    "blocking_conn.hpp": ["blocking_conn.cpp"],
+    "reactor.hpp": ["reactor.cpp", "event_loop.cpp", "poller_epoll.cpp"],
+    "event_loop.hpp": ["event_loop.cpp", "poller_epoll.cpp"],
+}
+
+
+def pattern_lines(pattern: str) -> tuple[int, list[str]] | None:
+    """(lines of code, files): the pattern's server file plus the core/ machinery it
+    includes, counted now; None when the sources are not next to the tools."""
     text = source(pattern)
     if text is None:
         return None
-    return sum(1 for line in text.split("\n") if line.strip() and not line.strip().startswith("//"))
+    files = sorted({f for h, fs in MACHINERY.items() if f'"{h}"' in text for f in fs})
+    total = code_lines(text)
+    for f in files:
+        try:
+            with open(os.path.join(REPO, "core", f), encoding="utf-8") as fh:
+                total += code_lines(fh.read())
+        except OSError:
+            return None
+    return total, files
 
 
 def source_has(pattern: str, word: str) -> bool:
