@@ -1,5 +1,10 @@
 // The pattern servers the conformance and fault suites run against: every
-// line of servers/patterns.txt (through the generated patterns.hpp).
+// line of servers/patterns.txt (through the generated patterns.hpp) whose
+// server takes clients concurrently. Those suites hold several connections
+// open at once (a slow client beside a fast one, a flood beside a probe), which
+// a server that serves one connection at a time (server-iterative, "serial")
+// cannot answer by design: it has its own suite, test_iterative.cpp, with the
+// cases that apply to it.
 #pragma once
 
 #include <string>
@@ -13,6 +18,7 @@ inline const std::vector<std::string>& all_servers() {
     static const std::vector<std::string> servers = [] {
         std::vector<std::string> out;
         for (const auto& p : pb::kPatterns) {
+            if (!pb::serves_concurrently(p)) continue;
 #ifdef PB_TSAN_BUILD
             // Single-threaded: nothing for ThreadSanitizer to find.
             if (p.threads == pb::Threads::kSingle) continue;

@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 MODULES = [
     "test_report",
     "test_report_marks",
+    "test_report_kernel",
     "test_report_odd_runs",
     "test_statistics",
     "test_histograms",

@@ -40,6 +40,9 @@ COUNTER_NAMES = [
     "segs_in_per_req",
     "srv_segs_out_per_req",
     "srv_segs_in_per_req",
+    "accept_queue_max",
+    "listen_overflows",
+    "listen_drops",
     # Conditions of the measurement (case schema 2), not properties of the server.
     "generator_bound",
     "gen_busy",

@@ -45,6 +45,9 @@ DIRECTION = {
     "segs_in_per_req": -1,
     "srv_segs_out_per_req": -1,
     "srv_segs_in_per_req": -1,
+    "accept_queue_max": -1,
+    "listen_overflows": -1,
+    "listen_drops": -1,
 }
 MAIN_COUNTERS = [*SERVER_COUNTERS, "errors"]
 # Settings of a case and conditions of its measurement, not properties of the server:

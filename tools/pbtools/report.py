@@ -24,6 +24,7 @@ from . import analysis, charts, claims, gnuplot
 from . import units as u
 from .files import write_atomic
 from .report_markdown import LEGEND, LOWER_BOUND, MARK_ORDER, case_marks
+from .report_kernel import KernelSections
 from .report_matrix import MatrixSections
 from .report_measured import MeasuredSections
 from .report_nagle import NagleSections
@@ -36,7 +37,13 @@ CHART_EXTS = (".svg", ".png", ".gp")
 
 
 class Report(
-    RunSections, MeasuredSections, MatrixSections, SweepSections, NagleSections, ReadingSections
+    RunSections,
+    MeasuredSections,
+    MatrixSections,
+    SweepSections,
+    KernelSections,
+    NagleSections,
+    ReadingSections,
 ):
     def __init__(self, run: Run, charts_dir: str, formats, focus: int | None, draw: bool):
         self.run = run
@@ -138,6 +145,7 @@ class Report(
             self.cost_section(),
             self.threads_section(),
             self.spread_section(),
+            self.kernel_section(),
             self.nagle_section(),
             self.upside_section(),
             self.errors_section(),
