@@ -96,16 +96,17 @@ TEST_CASE("profiles fit their time budgets", "[bench]") {
         return s;
     };
     // Every case runs default_repetitions() times; 10 minutes for `make bench`
-    // leaves room for the report and for bring-up.
+    // leaves room for the report and for bring-up. Measured: 540 s planned ran
+    // in 8 min 21 s with the report (bench/README.md), so 560 s is ~8 min 40 s.
     CHECK(pbb::default_repetitions("quick") * planned("quick") <= 60);
-    CHECK(pbb::default_repetitions("default") * planned("default") <= 540);
+    CHECK(pbb::default_repetitions("default") * planned("default") <= 560);
     CHECK(pbb::default_repetitions("nagle") * planned("nagle") <= 300);
     CHECK(pbb::default_repetitions("default") >= 4);  // see cases.hpp
     auto quick = pbb::profile_cases("quick", {});
     std::set<std::string> patterns;
     for (const auto& c : quick)
         if (c.kind == pbb::Kind::kMatrix) patterns.insert(c.pattern);
-    CHECK(patterns.size() == 6);
+    CHECK(patterns.size() == pb::kPatterns.size());  // every pattern, server-iterative too
 }
 
 TEST_CASE("the Nagle matrix is complete and long enough", "[bench]") {
