@@ -144,6 +144,24 @@ class ClaimsTest(unittest.TestCase):
         self.assertEqual(got["S3"][0], claims.CONFIRMED)
         self.assertEqual(got["S2"][0], claims.CONFIRMED)
 
+    def test_c3_names_the_accept_queue_and_flips_when_nothing_waits(self):
+        run = self.fresh("c3")
+        set_counter(run, "matrix-iterative-frame-churn-c16", "accept_queue_max", 15.0, 14.0, 16.0)
+        v, ev = verdicts(run)["C3"]
+        self.assertEqual(v, claims.CONFIRMED)
+        self.assertIn("up to 15 [14-16] in one listener's queue (iterative churn c16)", ev)
+        # Nothing waited anywhere: no receive delay, empty accept queues.
+        set_counter(run, "matrix-iterative-frame-churn-c16", "accept_queue_max", 0.0, 0.0, 0.0)
+        for f in os.listdir(os.path.join(run, "cases")):
+
+            def quiet(doc):
+                rd = (doc.get("loadgen") or {}).get("generator", {}).get("recv_delay_us")
+                if isinstance(rd, dict):
+                    rd.update(p50=0, p99=0)
+
+            rewrite_case(run, f[: -len(".json")], quiet)
+        self.assertEqual(verdicts(run)["C3"][0], claims.REFUTED)
+
     def test_p4_rss_equal_to_single_is_refuted(self):
         run = self.fresh("flip-p4")
         single = rundir.load_run(run)

@@ -165,16 +165,44 @@ def c2(run):
 
 
 def c3(run):
+    """Bytes and connections wait in the kernel: replies in the client's receive queue
+    (kernel receive timestamp to read), connections in the server's accept queue, and,
+    in the Nagle run, the server's written-but-unsent bytes."""
+    parts = []
+    waited = False
     cs = [
         c for c in run.cases if num(dig(c.loadgen, "generator", "recv_delay_us", "p50")) is not None
     ]
-    if not cs:
-        return absent("the loadgen records have no receive delay (generator.recv_delay_us)")
-    p50 = sorted(num(dig(c.loadgen, "generator", "recv_delay_us", "p50")) for c in cs)
-    p99 = sorted(num(dig(c.loadgen, "generator", "recv_delay_us", "p99")) or 0 for c in cs)
-    med = p50[len(p50) // 2]
-    return (
-        CONFIRMED if med > 0 else REFUTED,
-        f"replies waited in the client's receive queue (kernel timestamp to read) {u.latency(med)} at the "
-        f"median case's p50, p99 up to {u.latency(p99[-1])}, over {len(cs)} cases",
-    )
+    if cs:
+        p50 = sorted(num(dig(c.loadgen, "generator", "recv_delay_us", "p50")) for c in cs)
+        p99 = sorted(num(dig(c.loadgen, "generator", "recv_delay_us", "p99")) or 0 for c in cs)
+        med = p50[len(p50) // 2]
+        waited = waited or med > 0
+        parts.append(
+            f"replies waited in the client's receive queue (kernel timestamp to read) "
+            f"{u.latency(med)} at the median case's p50, p99 up to {u.latency(p99[-1])}, over "
+            f"{len(cs)} cases"
+        )
+    queued = [c for c in run.cases if c.c("accept_queue_max") is not None]
+    if queued:
+        c = max(queued, key=lambda c: c.c("accept_queue_max"))
+        waited = waited or c.c("accept_queue_max") > 0
+        parts.append(
+            f"connections waited to be accepted, up to {show(c, 'accept_queue_max', u.count)} "
+            f"in one listener's queue ({label(c)})"
+        )
+    unsent = [
+        (num(dig(c.measurement, "kernel", "socket_queues", "unsent_max")), c)
+        for c in run.cases
+        if num(dig(c.measurement, "kernel", "socket_queues", "unsent_max"))
+    ]
+    if unsent:
+        n, c = max(unsent, key=lambda x: x[0])
+        waited = True
+        parts.append(f"up to {u.count(n)} bytes written and not yet sent ({label(c)})")
+    if not parts:
+        return absent(
+            "the records have no receive delay (generator.recv_delay_us) and no kernel queue "
+            "samples (measurement.kernel)"
+        )
+    return (CONFIRMED if waited else REFUTED), "; ".join(parts)

@@ -227,7 +227,8 @@ CLAIMS = [
         "C3",
         "C",
         "bytes wait in kernel queues between network and application",
-        "how long replies sat in the receive queue before the reader took them",
+        "how long replies sat in the client's receive queue, how many connections sat in the "
+        "server's accept queue, and (Nagle run) bytes written but not yet sent",
     ),
 ]
 
