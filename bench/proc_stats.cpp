@@ -97,15 +97,14 @@ double self_cpu_us() {
            static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
-double kernel_threads_cpu_us() {
+std::vector<pid_t> kernel_thread_pids() {
     constexpr unsigned long kPfKthread = 0x00200000;  // include/linux/sched.h
+    std::vector<pid_t> out;
     DIR* dir = ::opendir("/proc");
-    if (!dir) return -1;
-    double total_ns = 0;
+    if (!dir) return out;
     while (dirent* e = ::readdir(dir)) {
         if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-        std::string base = std::string("/proc/") + e->d_name;
-        std::string stat = slurp(base + "/stat");
+        std::string stat = slurp(std::string("/proc/") + e->d_name + "/stat");
         auto paren = stat.rfind(')');
         if (paren == std::string::npos) continue;
         // After "pid (comm) ": flags is field 9.
@@ -114,11 +113,22 @@ double kernel_threads_cpu_us() {
         unsigned long flags = 0;
         for (int i = 3; i <= 9 && in >> item; ++i)
             if (i == 9) flags = std::strtoul(item.c_str(), nullptr, 10);
-        if (!(flags & kPfKthread)) continue;
-        total_ns += std::strtod(slurp(base + "/schedstat").c_str(), nullptr);
+        if (flags & kPfKthread) out.push_back(static_cast<pid_t>(std::atoi(e->d_name)));
     }
     ::closedir(dir);
-    return total_ns / 1e3;
+    return out;
+}
+
+double kernel_threads_cpu_us(const std::vector<pid_t>& pids) {
+    double total_ns = 0;
+    bool any = false;
+    for (pid_t pid : pids) {
+        std::string text = slurp("/proc/" + std::to_string(pid) + "/schedstat");
+        if (text.empty()) continue;
+        total_ns += std::strtod(text.c_str(), nullptr);
+        any = true;
+    }
+    return any ? total_ns / 1e3 : -1;
 }
 
 TcpExt read_tcp_ext() {

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <vector>
 
 namespace pb::bench {
 
@@ -46,12 +47,16 @@ double self_cpu_us();
 // A handful of small files: the harness has three or four threads.
 double self_runqueue_wait_us();
 
-// CPU time of every kernel thread (kworker, ksoftirqd, rcu_*: the tasks with
-// PF_KTHREAD in /proc/<pid>/stat), from each one's schedstat in nanoseconds,
-// microseconds in sum. A walk of /proc (~60 kernel threads here, a few
-// hundred microseconds): the sampler takes it at the window's edges only.
-// Negative: /proc could not be read.
-double kernel_threads_cpu_us();
+// The kernel threads (kworker, ksoftirqd, rcu_*: the tasks with PF_KTHREAD in
+// /proc/<pid>/stat): a walk of /proc, about a millisecond here, so the sampler
+// takes it once, before the window.
+std::vector<pid_t> kernel_thread_pids();
+
+// Their CPU time so far, from each one's schedstat (nanoseconds), in
+// microseconds: one small file per thread (~60 here), a few hundred
+// microseconds, so the sampler reads it only at the window's edges. A thread
+// that has exited since is skipped. Negative: none could be read.
+double kernel_threads_cpu_us(const std::vector<pid_t>& pids);
 
 // TCP counters of this network namespace (/proc/net/netstat, "TcpExt:"), the
 // ones that explain where bytes and connections wait in the kernel. They are

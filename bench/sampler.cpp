@@ -21,7 +21,8 @@ std::chrono::nanoseconds sampler_period(std::chrono::nanoseconds window) {
                                                 std::chrono::milliseconds(100));
 }
 
-Sampler::Sampler(const Options& options) : options_(options), thread_([this] { run(); }) {}
+Sampler::Sampler(const Options& options)
+    : options_(options), kthreads_(kernel_thread_pids()), thread_([this] { run(); }) {}
 
 Sampler::~Sampler() {
     finish();
@@ -43,16 +44,17 @@ void Sampler::window(int64_t begin_ns, int64_t end_ns) {
 }
 
 // The ticks account_window() may pick as edges: the one that asked for the
-// window's first snapshot (sent at most a period before it) and the one that
-// asked for its last (sent at most a period before the window ends). Without
-// a known window, every tick is near an edge.
+// window's first snapshot (sent less than a period after the window opened,
+// or just before it with the snapshot landing inside) and the one that asked
+// for its last (sent in the window's last period). Without a known window,
+// every tick is near an edge.
 bool Sampler::near_edge(int64_t t_ns) const {
     const int64_t begin = begin_ns_.load(std::memory_order_acquire);
     const int64_t end = end_ns_.load(std::memory_order_relaxed);
     if (begin < 0) return true;
     const int64_t period = options_.period.count();
-    return (t_ns >= begin - period && t_ns <= begin + 2 * period) ||
-           (t_ns >= end - 2 * period && t_ns <= end);
+    return (t_ns >= begin - period / 2 && t_ns <= begin + period) ||
+           (t_ns >= end - period && t_ns <= end);
 }
 
 Tick Sampler::take() {
@@ -66,7 +68,7 @@ Tick Sampler::take() {
     if (options_.segments) t.segments = server_socket_segments(options_.port);
     t.listen = listen_queues(options_.port);
     t.tcp_ext = read_tcp_ext();
-    if (near_edge(t.sent_ns)) t.kthread_us = kernel_threads_cpu_us();
+    if (near_edge(t.sent_ns)) t.kthread_us = kernel_threads_cpu_us(kthreads_);
     t.cost_ns = steady_ns() - t.sent_ns;
     return t;
 }

@@ -4,9 +4,10 @@
 // load generator, and each tick costs the generator tens of microseconds
 // (one kill(2), a few small /proc files, a sock_diag dump of the server's
 // listeners; the Nagle cases add one of its connections). The one costly
-// reading, the kernel threads' CPU (a walk of /proc), is taken only on the
-// ticks near the window's edges, once window() has told where they are. The
-// tick's own cost is recorded in it.
+// reading, the kernel threads' CPU (a small file per kernel thread, listed
+// once by the constructor), is taken only on the ticks that can be the
+// window's edges, once window() has told where they are. The tick's own cost
+// is recorded in it.
 #pragma once
 
 #include <sys/types.h>
@@ -48,6 +49,7 @@ private:
     bool near_edge(int64_t t_ns) const;
 
     Options options_;
+    std::vector<pid_t> kthreads_;  // before thread_: listed before the first tick
     std::atomic<int64_t> begin_ns_{-1};
     std::atomic<int64_t> end_ns_{-1};
     std::mutex mutex_;
