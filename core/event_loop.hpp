@@ -14,12 +14,11 @@
 #include <queue>
 #include <vector>
 
+#include "clock.hpp"
 #include "poller.hpp"
 #include "wake_fd.hpp"
 
 namespace pb {
-
-using Clock = std::chrono::steady_clock;
 
 class EventLoop {
 public:

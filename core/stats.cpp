@@ -13,6 +13,7 @@
 #include <mutex>
 #include <system_error>
 
+#include "files.hpp"
 #include "unique_fd.hpp"
 
 namespace pb {
@@ -99,15 +100,7 @@ std::string stats_json(const ProcessStats& process, const std::vector<ThreadStat
 
 void write_stats_file(const std::string& path, const ProcessStats& process,
                       const std::vector<ThreadStats>& threads) {
-    std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-    {
-        std::ofstream file(tmp, std::ios::trunc);
-        if (!file) throw std::system_error(errno, std::generic_category(), "open " + tmp);
-        file << stats_json(process, threads);
-        if (!file.flush()) throw std::system_error(errno, std::generic_category(), "write " + tmp);
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0)
-        throw std::system_error(errno, std::generic_category(), "rename " + path);
+    write_file_atomic(path, stats_json(process, threads));
 }
 
 uint64_t current_thread_count() {

@@ -86,7 +86,7 @@ struct ProcessStats {
 // Renders the stats file: {"pattern", "protocol", "peak_threads", "threads": [...],
 // "total": {...}}. Every per-thread object has the same keys as "total".
 std::string stats_json(const ProcessStats& process, const std::vector<ThreadStats>& threads);
-// Writes stats_json() to `path` via a temporary file and rename, so a reader
+// Writes stats_json() to `path` with write_file_atomic() (files.hpp): a reader
 // never sees half a file. Throws std::system_error on failure.
 void write_stats_file(const std::string& path, const ProcessStats& process,
                       const std::vector<ThreadStats>& threads);

@@ -5,10 +5,9 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
+#include "files.hpp"
 #include "loadgen.hpp"
 
 namespace {
@@ -28,28 +27,12 @@ constexpr const char* kMergeUsage =
     "generator processes or hosts against one server) as JSON, or with --summary as\n"
     "the human summary.\n";
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot read " + path);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 void write_file(const std::string& path, const std::string& text) {
     if (path == "-") {
         std::fwrite(text.data(), 1, text.size(), stdout);
         return;
     }
-    // Written under a temporary name and renamed: a reader never sees half a record.
-    std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << text;
-        if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0)
-        throw std::runtime_error("cannot rename " + tmp + " to " + path);
+    pb::write_file_atomic(path, text);  // a reader never sees half a record
 }
 
 int merge_main(const std::vector<std::string>& args) {
@@ -64,7 +47,7 @@ int merge_main(const std::vector<std::string>& args) {
             summary = true;
             continue;
         }
-        records.push_back(pb::loadgen::from_json(read_file(a)));
+        records.push_back(pb::loadgen::from_json(pb::read_file(a)));
     }
     if (records.empty()) {
         std::fputs(kMergeUsage, stderr);

@@ -3,12 +3,12 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <ctime>
 #include <exception>
 #include <latch>
 #include <memory>
 #include <thread>
 
+#include "clock.hpp"
 #include "loadgen.hpp"
 #include "worker.hpp"
 
@@ -19,15 +19,6 @@ namespace {
 // wake from the latch at slightly different moments, and none may begin its plan
 // before another is ready.
 constexpr int64_t kStartDelayNs = 2'000'000;
-
-std::string utc_now() {
-    std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    ::gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
 
 void pin_to(int cpu) {
 #ifdef __linux__

@@ -32,12 +32,6 @@ int64_t thread_cpu_ns() {
 
 }  // namespace
 
-int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
-
 Worker::Worker(const Config& config, const Endpoint& endpoint, int index, int first_connection,
                int count)
     : config_(config),

@@ -14,6 +14,7 @@
 
 #include "buffer.hpp"
 #include "client_socket.hpp"
+#include "clock.hpp"
 #include "config.hpp"
 #include "poller.hpp"
 #include "reply_parser.hpp"
@@ -22,8 +23,6 @@
 #include "run_stats.hpp"
 
 namespace pb::loadgen {
-
-int64_t now_ns();
 
 class Worker {
 public:

@@ -11,13 +11,12 @@
 
 #include <catch2/catch.hpp>
 
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <thread>
 #include <vector>
 
 #include "client.hpp"
+#include "files.hpp"
 #include "json.hpp"
 #include "server_process.hpp"
 #include "servers.hpp"
@@ -49,17 +48,10 @@ private:
     std::string dir_, stats_, snapshots_;
 };
 
-std::string slurp(const std::string& path) {
-    std::ifstream f(path);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
 // The complete lines of the snapshot file (a line counts once its '\n' is there).
 std::vector<std::string> snapshot_lines(const std::string& path) {
     std::vector<std::string> lines;
-    std::string text = slurp(path);
+    std::string text = pb::slurp(path);
     size_t start = 0;
     for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
         lines.push_back(text.substr(start, nl - start));
@@ -184,7 +176,7 @@ TEST_CASE("SIGUSR1 snapshots count exactly the requests served between them",
     // Still serving, and the stats file at exit agrees with the snapshots.
     CHECK(round_trips(server.port(), 10, 0, 1) == 10);
     stop_cleanly(server);
-    Json stats = Json::parse(slurp(dir.stats()));
+    Json stats = Json::parse(pb::slurp(dir.stats()));
     CHECK(field(stats.at("total"), "requests") == 90);
     CHECK(snapshot_lines(dir.snapshots()).size() == 2);
 }
@@ -297,7 +289,7 @@ TEST_CASE("every thread keeps its snapshot id, the stats file's index", "[snapsh
     // No traffic after the last snapshot: the stats file at exit has the same
     // counts, entry for entry, with the snapshot id as its index.
     stop_cleanly(server);
-    Json stats = Json::parse(slurp(dir.stats()));
+    Json stats = Json::parse(pb::slurp(dir.stats()));
     const auto& threads = stats.at("threads").as_array();
     const auto& last = snaps.back().at("per_thread").as_array();
     REQUIRE(threads.size() == last.size());

@@ -13,13 +13,12 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <fstream>
 #include <regex>
-#include <sstream>
 #include <thread>
 #include <vector>
 
 #include "client.hpp"
+#include "files.hpp"
 #include "patterns.hpp"
 #include "server_process.hpp"
 #include "test_faults_support.hpp"
@@ -59,20 +58,13 @@ size_t settled_threads(const ServerProcess& server, size_t n) {
     return server.threads();
 }
 
-std::string slurp(const std::string& path) {
-    std::ifstream f(path);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
 // Sends SIGUSR1 and returns the new snapshot line's threads_now (-1 if none came).
 int64_t snapshot_threads(const ServerProcess& server, const std::string& snapshots,
                          size_t lines_before) {
     REQUIRE(::kill(server.pid(), SIGUSR1) == 0);
     std::string text;
     auto has_line = [&] {
-        text = slurp(snapshots);
+        text = pb::slurp(snapshots);
         return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) > lines_before;
     };
     if (!eventually(has_line, 5s)) return -1;
