@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <stdexcept>
+
+#include "files.hpp"
 
 namespace pb::bench {
 
@@ -102,15 +102,7 @@ Json aggregate_repetitions(const std::vector<Json>& reps, const std::vector<int>
 
 void write_case_file(const std::string& out_dir, const std::string& id, const Json& doc) {
     ::mkdir((out_dir + "/cases").c_str(), 0755);
-    const std::string path = out_dir + "/cases/" + id + ".json";
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream f(tmp, std::ios::trunc);
-        f << doc.dump(1) << "\n";
-        if (!f.flush()) throw std::runtime_error("cannot write " + tmp);
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0)
-        throw std::runtime_error("cannot rename " + tmp + " to " + path);
+    write_file_atomic(out_dir + "/cases/" + id + ".json", doc.dump(1) + "\n");
 }
 
 }  // namespace pb::bench

@@ -17,9 +17,10 @@
 #include <optional>
 
 #include "case_steps.hpp"
+#include "clock.hpp"
+#include "files.hpp"
 #include "patterns.hpp"
 #include "sampler.hpp"
-#include "slurp.hpp"
 #include "small_writes.hpp"
 
 namespace pb::bench {
@@ -73,15 +74,6 @@ bool is_nagle(const CaseSpec& spec) {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-std::string utc_now() {
-    std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    ::gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
 
 // A scratch directory for the server's stats and snapshot files, removed with it.
 struct ScratchDir {

@@ -9,7 +9,7 @@
 #include <sstream>
 #include <string>
 
-#include "slurp.hpp"
+#include "files.hpp"
 
 namespace pb::bench {
 namespace {

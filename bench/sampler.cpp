@@ -4,17 +4,9 @@
 
 #include <algorithm>
 
+#include "clock.hpp"
+
 namespace pb::bench {
-
-namespace {
-
-int64_t steady_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
-
-}  // namespace
 
 std::chrono::nanoseconds sampler_period(std::chrono::nanoseconds window) {
     return std::clamp<std::chrono::nanoseconds>(window / 20, std::chrono::milliseconds(20),
@@ -59,7 +51,7 @@ bool Sampler::near_edge(int64_t t_ns) const {
 
 Tick Sampler::take() {
     Tick t;
-    t.sent_ns = steady_ns();
+    t.sent_ns = now_ns();
     if (options_.signal_server) ::kill(options_.pid, SIGUSR1);
     t.cpu = read_cpu_times();
     t.self_cpu_us = self_cpu_us();
@@ -69,7 +61,7 @@ Tick Sampler::take() {
     t.listen = listen_queues(options_.port);
     t.tcp_ext = read_tcp_ext();
     if (near_edge(t.sent_ns)) t.kthread_us = kernel_threads_cpu_us(kthreads_);
-    t.cost_ns = steady_ns() - t.sent_ns;
+    t.cost_ns = now_ns() - t.sent_ns;
     return t;
 }
 
