@@ -131,27 +131,43 @@ def source_lines(pattern: str) -> int | None:
     return None if text is None else code_lines(text)
 
 
-# The I/O machinery in core/ a server file runs on, by the header it includes: blocking
-# connections, or the event loop (reactor, loop, poller). Protocol codecs, sockets,
-# options and stats are shared by every pattern and counted for none.
-MACHINERY = {
-    "blocking_conn.hpp": ["blocking_conn.cpp"],
-    "reactor.hpp": ["reactor.cpp", "event_loop.cpp", "poller_epoll.cpp"],
-    "event_loop.hpp": ["event_loop.cpp", "poller_epoll.cpp"],
-}
+# The I/O machinery in core/ a server can run on: blocking connections, or the event
+# loop (reactor, loop threads, loop, poller, wake-up descriptor). Protocol codecs,
+# sockets, options and stats are shared by every pattern and counted for none.
+MACHINERY = {"blocking_conn", "reactor", "loop_thread", "event_loop", "poller", "wake_fd"}
+# A header whose code lives in a file of another name.
+IMPLEMENTED_IN = {"poller": "poller_epoll"}
+
+
+def _includes(path: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return re.findall(r'^#include "([a-z_]+)\.hpp"', f.read(), re.M)
+    except OSError:
+        return []
 
 
 def pattern_lines(pattern: str) -> tuple[int, list[str]] | None:
-    """(lines of code, files): the pattern's server file plus the core/ machinery it
-    includes, counted now; None when the sources are not next to the tools."""
+    """(lines of code, core files): the pattern's server file plus the core/ machinery
+    whose headers it includes (directly or through other core/ headers), counted now;
+    None when the sources are not next to the tools."""
     text = source(pattern)
     if text is None:
         return None
-    files = sorted({f for h, fs in MACHINERY.items() if f'"{h}"' in text for f in fs})
+    core = os.path.join(REPO, "core")
+    seen: set[str] = set()
+    todo = re.findall(r'^#include "([a-z_]+)\.hpp"', text, re.M)
+    while todo:
+        stem = todo.pop()
+        if stem in seen:
+            continue
+        seen.add(stem)
+        todo += _includes(os.path.join(core, stem + ".hpp"))
+    files = sorted(IMPLEMENTED_IN.get(m, m) + ".cpp" for m in seen & MACHINERY)
     total = code_lines(text)
     for f in files:
         try:
-            with open(os.path.join(REPO, "core", f), encoding="utf-8") as fh:
+            with open(os.path.join(core, f), encoding="utf-8") as fh:
                 total += code_lines(fh.read())
         except OSError:
             return None
