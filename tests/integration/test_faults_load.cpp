@@ -127,13 +127,12 @@ Steady drive(uint16_t port, bool http, uint64_t client, const std::atomic<bool>&
 
 TEST_CASE("SIGTERM under load: requests in flight complete, exit 0 within the deadline",
           "[faults][threaded]") {
-    auto binary = GENERATE(from_range(all_servers()));
-    auto protocol = GENERATE(as<std::string>{}, "frame", "http");
-    bool http = protocol == "http";
-    INFO(binary << " " << protocol);
+    const auto target = GENERATE(from_range(every_server_in_both_protocols()));
+    bool http = target.http();
+    INFO(target);
     TempPath stats_path;
-    ServerProcess server(binary, {"--threads", "2", "--protocol", protocol, "--shutdown-timeout",
-                                  "8s", "--stats-file", stats_path.str()});
+    ServerProcess server(
+        target.binary, target.args({"--shutdown-timeout", "8s", "--stats-file", stats_path.str()}));
     size_t base = settled_fds(server, http);
     FaultRun run("sigterm_load", server);
 
@@ -189,7 +188,7 @@ TEST_CASE("SIGTERM under load: requests in flight complete, exit 0 within the de
     // Well inside --shutdown-timeout (8 s): it drained, it did not wait to be
     // cut. One loop running the four 300 ms requests in turn takes 1.2 s.
     CHECK(took < 4s);
-    record_figure("sigterm_load", binary, "exit_ms", double(took_ms));
+    record_figure("sigterm_load", target.binary, "exit_ms", double(took_ms));
 
     uint64_t verified = slow_ok;
     for (const auto& s : steady) {
@@ -215,11 +214,10 @@ TEST_CASE("SIGTERM under load: requests in flight complete, exit 0 within the de
 // and its client sees a reset; see blocking_conn.hpp stop_accepting.)
 TEST_CASE("SIGTERM while the loop is busy: a request sent before the signal is answered",
           "[faults][threaded]") {
-    auto binary = GENERATE(from_range(all_servers()));
-    auto protocol = GENERATE(as<std::string>{}, "frame", "http");
-    bool http = protocol == "http";
-    INFO(binary << " " << protocol);
-    ServerProcess server(binary, {"--threads", "1", "--protocol", protocol});
+    const auto target = GENERATE(from_range(every_server_in_both_protocols()));
+    bool http = target.http();
+    INFO(target);
+    ServerProcess server(target.binary, {"--threads", "1", "--protocol", target.protocol});
     size_t base = settled_fds(server, http);
     FaultRun run("sigterm_unread", server);
     auto request = [&](uint64_t id, uint32_t sleep_us) {

@@ -19,29 +19,6 @@
 using namespace pbtest;
 using namespace pbtest::faults;
 
-namespace {
-
-// How a connection's first request ended.
-enum class Outcome { kAnswered, kRefused, kBroken };
-
-// Sends one request and reads its reply. A connection closed (EOF or RST)
-// before any reply byte was refused; anything else short of the reply is broken.
-Outcome ask(int fd, uint64_t id) {
-    try {
-        send_all(fd, frame_request({.id = id, .body_len = 16, .reply_len = 64}));
-    } catch (const std::exception&) {
-        return Outcome::kRefused;  // reset before we finished sending
-    }
-    auto problem = read_verified_reply(fd, id, 64, 5s * kSlow);
-    if (!problem) return Outcome::kAnswered;
-    if (*problem == "short reply header (0 bytes)" && wait_closed(fd, 100ms))
-        return Outcome::kRefused;
-    UNSCOPED_INFO("id " << id << ": " << *problem);
-    return Outcome::kBroken;
-}
-
-}  // namespace
-
 TEST_CASE("a failed setsockopt on an accepted connection closes that connection only",
           "[faults][sockopt][threaded]") {
     auto binary = GENERATE(from_range(all_servers()));
@@ -60,7 +37,7 @@ TEST_CASE("a failed setsockopt on an accepted connection closes that connection 
     for (uint64_t k = 1; k <= kConnections; ++k) {
         INFO("connection " << k);
         auto fd = connect_local(server.port());
-        Outcome o = ask(fd.get(), k);
+        Outcome o = ask(fd.get(), k, 64, 0, 5s * kSlow);
         CHECK(o == (k % 2 == 0 ? Outcome::kRefused : Outcome::kAnswered));
         if (o == Outcome::kAnswered) served.push_back(std::move(fd));
         refused += o == Outcome::kRefused;

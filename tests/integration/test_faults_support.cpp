@@ -13,14 +13,36 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
-#include <stdexcept>
 
 #include <catch2/catch.hpp>
 
 #include "client.hpp"
+#include "servers.hpp"
 #include "socket.hpp"
 
 namespace pbtest::faults {
+
+std::vector<std::string> ServerInProtocol::args(std::vector<std::string> more) const {
+    std::vector<std::string> all{"--threads", "2", "--protocol", protocol};
+    all.insert(all.end(), more.begin(), more.end());
+    return all;
+}
+
+std::ostream& operator<<(std::ostream& os, const ServerInProtocol& s) {
+    return os << s.binary << " " << s.protocol;
+}
+
+const std::vector<ServerInProtocol>& every_server_in_both_protocols() {
+    static const std::vector<ServerInProtocol> all = [] {
+        std::vector<ServerInProtocol> out;
+        for (const auto& binary : all_servers()) {
+            out.push_back({binary, "frame"});
+            out.push_back({binary, "http"});
+        }
+        return out;
+    }();
+    return all;
+}
 
 long raise_own_fd_limit() {
     rlimit rl{};
@@ -31,18 +53,6 @@ long raise_own_fd_limit() {
         ::getrlimit(RLIMIT_NOFILE, &rl);
     }
     return static_cast<long>(rl.rlim_cur);
-}
-
-TempPath::TempPath() {
-    char tmpl[] = "/tmp/pbfault-stats-XXXXXX";
-    int fd = ::mkstemp(tmpl);
-    if (fd < 0) throw std::runtime_error("mkstemp failed");
-    ::close(fd);
-    path_ = tmpl;
-}
-
-TempPath::~TempPath() {
-    ::unlink(path_.c_str());
 }
 
 namespace {
@@ -95,18 +105,23 @@ size_t wait_for_fds(const ServerProcess& server, size_t n, std::chrono::millisec
     return seen;
 }
 
-size_t settled_fds(const ServerProcess& server, bool http) {
-    CHECK((http ? serves_http(server.port()) : serves_frame(server.port(), 424242)));
-    size_t fds = 0;
+size_t settled(const std::function<size_t()>& count, std::chrono::milliseconds timeout,
+               std::chrono::milliseconds step) {
+    size_t last = 0;
     eventually(
         [&] {
-            size_t now = server.open_fds();
-            bool same = now == fds;
-            fds = now;
+            size_t now = count();
+            bool same = now == last;
+            last = now;
             return same;
         },
-        2s, 50ms);
-    return fds;
+        timeout, step);
+    return last;
+}
+
+size_t settled_fds(const ServerProcess& server, bool http) {
+    CHECK((http ? serves_http(server.port()) : serves_frame(server.port(), 424242)));
+    return settled([&] { return server.open_fds(); });
 }
 
 namespace {
@@ -150,6 +165,16 @@ void close_with_rst(pb::UniqueFd& fd) {
     fd.reset();
 }
 
+Peer peek_peer(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) return Peer::kQuiet;
+    char c;
+    ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) return Peer::kData;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Peer::kQuiet;
+    return Peer::kClosed;  // EOF or RST
+}
+
 bool wait_eof(int fd, std::chrono::milliseconds timeout, size_t& extra) {
     auto deadline = Clock::now() + timeout;
     char buf[65536];
@@ -190,6 +215,53 @@ bool serves_http(uint16_t port) {
     send_all(fd.get(), http_get("/"));
     auto resp = read_http_response(fd.get());
     return resp.status == 200 && resp.body == "Hello, World!";
+}
+
+bool round_trip_any(bool http, uint16_t port) {
+    return http ? serves_http(port) : serves_frame(port, 31337);
+}
+
+std::string request_for(bool http, uint64_t id, uint32_t reply, uint32_t sleep_us) {
+    if (http) {
+        std::string target = "/r?size=" + std::to_string(reply);
+        if (sleep_us) target += "&sleep_us=" + std::to_string(sleep_us);
+        return http_get(target);
+    }
+    return frame_request({.id = id, .reply_len = reply, .sleep_us = sleep_us});
+}
+
+bool read_reply(bool http, int fd, uint64_t id, uint32_t reply, uint64_t& lost,
+                std::chrono::milliseconds timeout) {
+    if (http) {
+        auto resp = read_http_response(fd, timeout);
+        bool ok = resp.complete && resp.status == 200 && resp.body.size() == reply;
+        for (size_t i = 0; ok && i < resp.body.size(); ++i)
+            ok = static_cast<uint8_t>(resp.body[i]) == i % 251;
+        if (!ok) lost += reply;
+        return ok;
+    }
+    auto problem = read_verified_reply(fd, id, reply, timeout);
+    if (problem) {
+        UNSCOPED_INFO("id " << id << ": " << *problem);
+        lost += reply;
+    }
+    return !problem;
+}
+
+Outcome ask(int fd, uint64_t id, uint32_t reply, uint32_t sleep_us,
+            std::chrono::milliseconds timeout) {
+    try {
+        send_all(fd, frame_request(
+                         {.id = id, .body_len = 16, .reply_len = reply, .sleep_us = sleep_us}));
+    } catch (const std::exception&) {
+        return Outcome::kRefused;  // reset before we finished sending
+    }
+    auto problem = read_verified_reply(fd, id, reply, timeout);
+    if (!problem) return Outcome::kAnswered;
+    if (*problem == "short reply header (0 bytes)" && wait_closed(fd, 100ms))
+        return Outcome::kRefused;
+    UNSCOPED_INFO("id " << id << ": " << *problem);
+    return Outcome::kBroken;
 }
 
 PeakSampler::PeakSampler(const ServerProcess& server) : server_(server) {

@@ -1,7 +1,9 @@
-// Helpers shared by the fault tests (test_faults*.cpp): a stats-file reader,
-// polling waits, socket tricks (tiny buffers, RST on close, non-blocking
-// connect), a sampler for a server's peak descriptors, threads and RSS, and
-// the figures log that tests/README.md is written from.
+// Helpers shared by the fault tests (test_faults*.cpp): the servers and
+// protocols a case runs on, a stats-file reader, polling waits, socket tricks
+// (tiny buffers, RST on close, non-blocking connect, a peek at the peer),
+// requests and verified replies in either protocol, a sampler for a server's
+// peak descriptors, threads and RSS, and the figures log that tests/README.md
+// is written from.
 #pragma once
 
 #include <sys/types.h>
@@ -10,10 +12,13 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <ostream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "server_process.hpp"
+#include "temp_path.hpp"
 #include "unique_fd.hpp"
 
 namespace pbtest::faults {
@@ -29,22 +34,27 @@ inline constexpr int kSlow = 3;
 inline constexpr int kSlow = 1;
 #endif
 
+// One server binary in one protocol: the cases whose fault depends on the
+// protocol run on every such pair.
+struct ServerInProtocol {
+    std::string binary;
+    std::string protocol;  // "frame" or "http"
+    bool http() const { return protocol == "http"; }
+    // "--threads 2 --protocol <protocol>", then `more`.
+    std::vector<std::string> args(std::vector<std::string> more = {}) const;
+};
+std::ostream& operator<<(std::ostream& os, const ServerInProtocol& s);
+
+// Every server of all_servers(), each in frame and then in HTTP: for
+// GENERATE(from_range(...)).
+const std::vector<ServerInProtocol>& every_server_in_both_protocols();
+
 // Raises this process's soft RLIMIT_NOFILE to its hard limit (once), so a test
 // can hold thousands of client sockets. Returns the soft limit now in force.
 long raise_own_fd_limit();
 
-// A scratch file path for --stats-file, removed when it goes out of scope.
-class TempPath {
-public:
-    TempPath();
-    ~TempPath();
-    TempPath(const TempPath&) = delete;
-    TempPath& operator=(const TempPath&) = delete;
-    const std::string& str() const { return path_; }
-
-private:
-    std::string path_;
-};
+// A scratch file path for --stats-file (temp_path.hpp).
+using pbtest::TempPath;
 
 // The stats file a server writes on exit. Only the "total" object is read:
 // a counter, a high-water mark or an error count by its key.
@@ -60,6 +70,11 @@ Stats read_stats(const std::string& path);
 // Polls `done` every `step` until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout,
                 std::chrono::milliseconds step = 10ms);
+
+// Reads `count` every `step` until two readings in a row agree or `timeout`
+// passes, and returns the last reading: a figure at rest.
+size_t settled(const std::function<size_t()>& count, std::chrono::milliseconds timeout = 2s,
+               std::chrono::milliseconds step = 50ms);
 
 // Waits for the server's open descriptors to come down to `n`; returns the
 // last count seen.
@@ -79,6 +94,11 @@ pb::UniqueFd connect_nonblocking(uint16_t port);
 // Closes with SO_LINGER {1, 0}: the peer gets an RST, not a FIN.
 void close_with_rst(pb::UniqueFd& fd);
 
+// What the peer did on a socket we have not read from: sent bytes, closed (EOF
+// or RST), or nothing yet. Reads nothing.
+enum class Peer { kData, kClosed, kQuiet };
+Peer peek_peer(int fd);
+
 // True if the peer sent a clean FIN: recv() returns 0 before any more bytes,
 // an RST or `timeout`. Bytes that do arrive are counted into `extra`.
 bool wait_eof(int fd, std::chrono::milliseconds timeout, size_t& extra);
@@ -89,7 +109,26 @@ bool round_trip(int fd, uint64_t id, uint32_t size = 64, std::chrono::millisecon
 bool serves_frame(uint16_t port, uint64_t id);
 bool serves_http(uint16_t port);
 
+// A fresh connection, one round trip in either protocol.
+bool round_trip_any(bool http, uint16_t port);
+
 std::string http_get(const std::string& target, const std::string& extra = "");
+
+// A request for a `reply`-byte reply in either protocol (GET /r?size=... or a
+// frame with that id), optionally sleeping `sleep_us` in the server.
+std::string request_for(bool http, uint64_t id, uint32_t reply, uint32_t sleep_us = 0);
+// Reads the reply to request_for() and verifies every byte; the reply's bytes
+// are added to `lost` when it did not arrive intact.
+bool read_reply(bool http, int fd, uint64_t id, uint32_t reply, uint64_t& lost,
+                std::chrono::milliseconds timeout = 10s);
+
+// How a connection's one frame request ended.
+enum class Outcome { kAnswered, kRefused, kBroken };
+// Sends one frame request (a 16-byte body, `reply` bytes back) and reads its
+// reply. A connection closed (EOF or RST) before any reply byte was refused;
+// anything else short of the verified reply is broken.
+Outcome ask(int fd, uint64_t id, uint32_t reply = 64, uint32_t sleep_us = 0,
+            std::chrono::milliseconds timeout = 5s);
 
 // Samples a running server's descriptors, threads and RSS every 20 ms on a
 // background thread and keeps the peaks, from construction to stop().

@@ -24,37 +24,7 @@ namespace {
 // runtime thread started lazily (TSan has one) is already counted.
 size_t resting_threads(const ServerProcess& server) {
     CHECK(serves_frame(server.port(), 1));
-    size_t n = 0;
-    eventually(
-        [&] {
-            size_t now = server.threads();
-            bool same = now == n;
-            n = now;
-            return same;
-        },
-        2s, 50ms);
-    return n;
-}
-
-// How a client's one request ended.
-enum class Outcome { kAnswered, kRefused, kBroken };
-
-// Sends one request and reads its reply; a connection closed before any
-// reply byte arrived was refused, anything else short of the reply is broken.
-Outcome ask(int fd, uint64_t id, uint32_t reply, uint32_t sleep_us,
-            std::chrono::milliseconds timeout = 5s) {
-    try {
-        send_all(fd, frame_request(
-                         {.id = id, .body_len = 16, .reply_len = reply, .sleep_us = sleep_us}));
-    } catch (const std::exception&) {
-        return Outcome::kRefused;  // reset before we finished sending
-    }
-    auto problem = read_verified_reply(fd, id, reply, timeout);
-    if (!problem) return Outcome::kAnswered;
-    if (*problem == "short reply header (0 bytes)" && wait_closed(fd, 100ms))
-        return Outcome::kRefused;
-    UNSCOPED_INFO("id " << id << ": " << *problem);
-    return Outcome::kBroken;
+    return settled([&] { return server.threads(); });
 }
 
 }  // namespace
