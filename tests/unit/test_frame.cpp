@@ -5,11 +5,14 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <ostream>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "every_split.hpp"
 #include "frame.hpp"
 
 using namespace pb::frame;
@@ -81,71 +84,33 @@ Run decode_chunks(const Bytes& input, const std::vector<size_t>& cuts,
                   uint32_t max_frame = kDefaultMaxFrame) {
     RequestDecoder decoder(max_frame);
     Run run;
-    size_t total = 0;
-    size_t start = 0;
-    auto feed_chunk = [&](size_t stop) {
-        size_t off = start;
-        while (off < stop) {
-            size_t consumed = 99;
-            auto s = decoder.feed(input.data() + off, stop - off, consumed);
-            REQUIRE(consumed <= stop - off);
-            off += consumed;
-            total += consumed;
-            if (s == RequestDecoder::Status::kNeedMore) {
-                REQUIRE(off == stop);
-            } else if (s == RequestDecoder::Status::kRequest) {
-                REQUIRE(consumed > 0);
+    pbtest::feed_in_chunks(
+        input.size(), cuts,
+        [&](size_t off, size_t len, size_t& consumed) {
+            return decoder.feed(input.data() + off, len, consumed);
+        },
+        [&](RequestDecoder::Status status, size_t total) {
+            if (status == RequestDecoder::Status::kRequest) {
                 const auto& h = decoder.header();
                 run.events.push_back({false, RequestDecoder::Error::kNone, HeaderError::kNone,
                                       h.body_len, h.reply_len, h.spin_us, h.sleep_us, h.id, total});
-            } else {
-                Event e;
-                e.error = true;
-                e.kind = decoder.error();
-                e.header_error = decoder.header_error();
-                run.events.push_back(e);
-                return false;
+                return;
             }
-        }
-        start = stop;
-        return true;
-    };
-    for (size_t cut : cuts) {
-        if (!feed_chunk(cut)) break;
-    }
-    if (run.events.empty() || !run.events.back().error) feed_chunk(input.size());
+            Event e;
+            e.error = true;
+            e.kind = decoder.error();
+            e.header_error = decoder.header_error();
+            run.events.push_back(e);
+        });
     run.in_progress = decoder.in_progress();
     return run;
 }
 
+// Decodes `input` every way (every_split.hpp), pairs of splits up to 100 bytes.
 Run decode_every_way(const Bytes& input, uint32_t max_frame = kDefaultMaxFrame) {
-    Run whole = decode_chunks(input, {}, max_frame);
-    bool all_same = true;
-    for (size_t i = 0; i <= input.size(); ++i) {
-        Run split = decode_chunks(input, {i}, max_frame);
-        if (!(split == whole)) {
-            all_same = false;
-            INFO("split at " << i);
-            CHECK(split == whole);
-        }
-    }
-    if (input.size() <= 100) {
-        for (size_t i = 0; i <= input.size(); ++i) {
-            for (size_t j = i; j <= input.size(); ++j) {
-                Run split = decode_chunks(input, {i, j}, max_frame);
-                if (!(split == whole)) {
-                    all_same = false;
-                    INFO("split at " << i << " and " << j);
-                    CHECK(split == whole);
-                }
-            }
-        }
-    }
-    std::vector<size_t> every;
-    for (size_t i = 1; i < input.size(); ++i) every.push_back(i);
-    CHECK(decode_chunks(input, every, max_frame) == whole);
-    CHECK(all_same);
-    return whole;
+    return pbtest::same_at_every_split(input.size(), 100, [&](const std::vector<size_t>& cuts) {
+        return decode_chunks(input, cuts, max_frame);
+    });
 }
 
 }  // namespace
@@ -196,24 +161,19 @@ TEST_CASE("frame: each header error", "[frame]") {
     RequestHeader ok{max_frame, max_frame, kMaxWorkUs, kMaxWorkUs, 0, 9};
     CHECK(decode(ok) == HeaderError::kNone);  // every limit is inclusive
 
-    RequestHeader h = ok;
-    h.body_len = max_frame + 1;
-    CHECK(decode(h) == HeaderError::kBodyTooLarge);
-    h = ok;
-    h.reply_len = max_frame + 1;
-    CHECK(decode(h) == HeaderError::kReplyTooLarge);
-    h = ok;
-    h.spin_us = kMaxWorkUs + 1;
-    CHECK(decode(h) == HeaderError::kWorkTooLarge);
-    h = ok;
-    h.sleep_us = kMaxWorkUs + 1;
-    CHECK(decode(h) == HeaderError::kWorkTooLarge);
-    h = ok;
-    h.flags = 1;
-    CHECK(decode(h) == HeaderError::kBadFlags);
-    h = ok;
-    h.flags = 0x80000000u;
-    CHECK(decode(h) == HeaderError::kBadFlags);
+    // `ok` with one field past its limit: {body, reply, spin, sleep, flags, id}.
+    const std::pair<RequestHeader, HeaderError> one_off[] = {
+        {{max_frame + 1, max_frame, kMaxWorkUs, kMaxWorkUs, 0, 9}, HeaderError::kBodyTooLarge},
+        {{max_frame, max_frame + 1, kMaxWorkUs, kMaxWorkUs, 0, 9}, HeaderError::kReplyTooLarge},
+        {{max_frame, max_frame, kMaxWorkUs + 1, kMaxWorkUs, 0, 9}, HeaderError::kWorkTooLarge},
+        {{max_frame, max_frame, kMaxWorkUs, kMaxWorkUs + 1, 0, 9}, HeaderError::kWorkTooLarge},
+        {{max_frame, max_frame, kMaxWorkUs, kMaxWorkUs, 1, 9}, HeaderError::kBadFlags},
+        {{max_frame, max_frame, kMaxWorkUs, kMaxWorkUs, 0x80000000u, 9}, HeaderError::kBadFlags},
+    };
+    for (size_t i = 0; i < std::size(one_off); ++i) {
+        INFO("case " << i);
+        CHECK(decode(one_off[i].first) == one_off[i].second);
+    }
 
     Bytes raw = encode(ok);
     for (size_t i = 0; i < 4; ++i) {
