@@ -1,4 +1,7 @@
-// Socket helpers and the Poller contract, on real loopback sockets.
+// Socket helpers (core/socket.hpp) on real loopback sockets: host:port
+// parsing, accept results, best-effort and setup socket options, SO_REUSEPORT.
+// The Poller and EventLoop contracts are in test_poller.cpp and
+// test_event_loop.cpp.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -10,8 +13,6 @@
 
 #include <thread>
 
-#include "event_loop.hpp"
-#include "poller.hpp"
 #include "socket.hpp"
 
 TEST_CASE("host:port strings split or are rejected", "[unit][socket]") {
@@ -87,46 +88,4 @@ TEST_CASE("two SO_REUSEPORT listeners share one port", "[unit][socket]") {
     } catch (const std::system_error& e) {
         CHECK(std::string(e.what()).find("bind") != std::string::npos);
     }
-}
-
-TEST_CASE("Poller reports readable and writable as neutral masks", "[unit][poller]") {
-    int sv[2];
-    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-    pb::UniqueFd a(sv[0]), b(sv[1]);
-    pb::Poller poller;
-    poller.add(a.get(), pb::kReadable);
-    std::array<pb::PollEvent, 8> events;
-    CHECK(poller.wait(events, 0) == 0);
-    REQUIRE(::write(b.get(), "x", 1) == 1);
-    REQUIRE(poller.wait(events, 1000) == 1);
-    CHECK(events[0].fd == a.get());
-    CHECK((events[0].mask & pb::kReadable) != 0);
-    poller.modify(a.get(), pb::kReadable, pb::kWritable);
-    REQUIRE(poller.wait(events, 1000) == 1);
-    CHECK(events[0].mask == pb::kWritable);
-    poller.remove(a.get(), pb::kWritable);
-    CHECK(poller.wait(events, 0) == 0);
-}
-
-TEST_CASE("EventLoop runs timers in order and post() from another thread", "[unit][loop]") {
-    pb::EventLoop loop;
-    std::vector<int> order;
-    loop.run_after(std::chrono::milliseconds(30), [&] { order.push_back(2); });
-    loop.run_after(std::chrono::milliseconds(10), [&] { order.push_back(1); });
-    auto cancelled = loop.run_after(std::chrono::milliseconds(20), [&] { order.push_back(99); });
-    loop.cancel(cancelled);
-    int ticks = 0;
-    auto every = loop.run_every(std::chrono::milliseconds(5), [&] { ++ticks; });
-    std::thread poster([&] {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        loop.post([&] {
-            order.push_back(3);
-            loop.cancel(every);
-            loop.stop();
-        });
-    });
-    loop.run();
-    poster.join();
-    CHECK(order == std::vector<int>{1, 2, 3});
-    CHECK(ticks >= 3);
 }
