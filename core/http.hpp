@@ -1,5 +1,6 @@
-// Incremental HTTP/1.1 request parser and response writer: just enough HTTP for
-// wrk, wrk2, h2load, ab and curl to drive every server.
+// Incremental HTTP/1.1 request parser, and (in http_response.hpp, included
+// here) the response writer: just enough HTTP for wrk, wrk2, h2load, ab and
+// curl to drive every server.
 //
 // The parser is a byte-at-a-time state machine: feed() consumes what it is given,
 // keeps only the pieces it needs (method, target, version, and the values of the
@@ -41,7 +42,7 @@
 #include <string>
 #include <string_view>
 
-#include "buffer.hpp"
+#include "http_response.hpp"
 
 namespace pb::http {
 
@@ -152,17 +153,5 @@ private:
     int error_status_ = 0;
     const char* error_reason_ = "";
 };
-
-// Reason phrase for a status code ("OK", "Bad Request", ...).
-const char* reason_phrase(int status);
-
-// Appends a complete response. The body is `body` when given; for a 200 with
-// has_size, `size` payload bytes (byte i = i % 251, the frame rule with id 0).
-void write_response(Buffer& out, int status, std::string_view body, bool keep_alive,
-                    int version_minor = 1, bool head = false);
-void write_sized_response(Buffer& out, uint32_t size, bool keep_alive, int version_minor = 1,
-                          bool head = false);
-
-inline constexpr std::string_view kDefaultBody = "Hello, World!";
 
 }  // namespace pb::http

@@ -1,5 +1,6 @@
 #include "request.hpp"
 
+#include "http_response.hpp"
 #include "work.hpp"
 
 namespace pb {
