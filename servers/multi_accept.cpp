@@ -22,9 +22,8 @@
 #include <vector>
 
 #include "blocking_conn.hpp"
-#include "event_loop.hpp"
+#include "loop_thread.hpp"
 #include "poller.hpp"
-#include "reactor.hpp"
 #include "server.hpp"
 #include "shutdown.hpp"
 #include "socket.hpp"
@@ -33,26 +32,18 @@ namespace {
 
 enum class AcceptMode { kExclusive, kHerd, kBlocking };
 
-// One event-loop thread with its connections and counters, plus in blocking
-// mode the acceptor thread that feeds it.
-struct LoopThread {
-    explicit LoopThread(const pb::ServerOptions& options) : reactor(loop, options, stats) {}
-    pb::EventLoop loop;
+// Blocking mode: the thread that sleeps in accept() for one loop, and its counters.
+struct Acceptor {
     pb::ThreadStats stats;
-    pb::Reactor reactor;
     std::thread thread;
-    pb::ThreadStats acceptor_stats;
-    std::thread acceptor;
 };
 
-// Blocking mode, acceptor thread: hands each connection to its loop, then,
+// Blocking mode, acceptor thread: hands each connection to loop `t`, then,
 // once the listener is shut, queues the loop's shutdown behind those hand-offs.
-void accept_into(LoopThread& t, int listener) {
-    while (pb::UniqueFd fd = pb::accept_blocking(listener, true, t.acceptor_stats)) {
-        auto conn = std::make_shared<pb::UniqueFd>(std::move(fd));  // closes if never run
-        t.loop.post([&t, conn] { t.reactor.adopt(std::move(*conn)); });
-    }
-    t.loop.post([&t] { t.reactor.begin_shutdown([&t] { t.loop.stop(); }); });
+void accept_into(pb::LoopThread& t, int listener, pb::ThreadStats& stats) {
+    while (pb::UniqueFd fd = pb::accept_blocking(listener, true, stats))
+        t.post_adopt(std::move(fd));
+    t.post_shutdown();
 }
 
 int run(int argc, char** argv) {
@@ -79,14 +70,15 @@ int run(int argc, char** argv) {
                                             .port = options.port,
                                             .backlog = options.backlog,
                                             .nonblocking = !blocking});
-    std::vector<std::unique_ptr<LoopThread>> loops;
+    std::vector<std::unique_ptr<pb::LoopThread>> loops;
+    std::vector<Acceptor> acceptors(blocking ? options.threads : 0);
     std::vector<pb::StatsRegistration> registered;
     for (unsigned i = 0; i < options.threads; ++i) {
-        auto& t = *loops.emplace_back(std::make_unique<LoopThread>(options));
+        auto& t = *loops.emplace_back(std::make_unique<pb::LoopThread>(options));
         registered.emplace_back(t.stats);
         if (blocking) {
-            t.acceptor_stats.role = "acceptor";
-            registered.emplace_back(t.acceptor_stats);
+            acceptors[i].stats.role = "acceptor";
+            registered.emplace_back(acceptors[i].stats);
         } else {
             uint32_t flags = mode == AcceptMode::kExclusive ? pb::kExclusive : 0u;
             t.reactor.listen_on(listener.get(), flags, pb::Reactor::FdLimitPolicy::kPause);
@@ -98,31 +90,30 @@ int run(int argc, char** argv) {
             pb::stop_accepting(listener.get());  // each acceptor then drains its loop
             return;
         }
-        for (auto& t : loops)
-            t->loop.post([&t = *t] { t.reactor.begin_shutdown([&t] { t.loop.stop(); }); });
+        for (auto& t : loops) t->post_shutdown();
     });
     pb::announce_listening(options, pb::local_port(listener.get()));
 
     // Spawn: a thread for every loop but loop 0, which this thread runs, plus
     // one acceptor per loop in blocking mode.
-    for (size_t i = 0; i < loops.size(); ++i) {
-        auto& t = *loops[i];
-        if (i > 0) t.thread = std::thread([&t] { t.loop.run(); });
-        if (blocking) t.acceptor = std::thread(accept_into, std::ref(t), listener.get());
-    }
+    for (size_t i = 1; i < loops.size(); ++i) loops[i]->start();
+    for (size_t i = 0; i < acceptors.size(); ++i)
+        acceptors[i].thread = std::thread(accept_into, std::ref(*loops[i]), listener.get(),
+                                          std::ref(acceptors[i].stats));
     uint64_t peak_threads = pb::current_thread_count();
 
     // Run: loop 0 here, the others on their threads, until SIGTERM drains them.
-    loops[0]->loop.run();
-    std::vector<pb::ThreadStats> stats;
-    for (auto& t : loops) {
-        if (t->acceptor.joinable()) t->acceptor.join();
-        if (t->thread.joinable()) t->thread.join();
-        stats.push_back(t->stats);
-        if (blocking) stats.push_back(t->acceptor_stats);
-    }
+    loops[0]->run();
 
-    // Shut down.
+    // Shut down: join every thread, then write the stats, each loop's followed
+    // by its acceptor's in blocking mode.
+    std::vector<pb::ThreadStats> stats;
+    for (size_t i = 0; i < loops.size(); ++i) {
+        if (blocking) acceptors[i].thread.join();
+        loops[i]->join();
+        stats.push_back(loops[i]->stats);
+        if (blocking) stats.push_back(acceptors[i].stats);
+    }
     pb::write_stats_if_requested(options, "multi-accept", stats, peak_threads);
     return 0;
 }

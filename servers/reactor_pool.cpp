@@ -16,32 +16,14 @@
 // spread evenly by construction. memcached, muduo's TcpServer with
 // setThreadNum(N) and Netty's boss/worker groups are built this way.
 #include <memory>
-#include <thread>
 #include <vector>
 
-#include "event_loop.hpp"
-#include "reactor.hpp"
+#include "loop_thread.hpp"
 #include "server.hpp"
 #include "shutdown.hpp"
 #include "socket.hpp"
 
 namespace {
-
-// One event-loop thread with its connections and counters.
-struct LoopThread {
-    explicit LoopThread(const pb::ServerOptions& options) : reactor(loop, options, stats) {}
-    pb::EventLoop loop;
-    pb::ThreadStats stats;
-    pb::Reactor reactor;
-    std::thread thread;
-};
-
-// Acceptor thread: gives a connection to reader `t`. The cap is per reader
-// loop, as it is per loop in the other multi-loop patterns.
-void hand_to(LoopThread& t, pb::UniqueFd fd) {
-    auto conn = std::make_shared<pb::UniqueFd>(std::move(fd));  // closes if never run
-    t.loop.post([&t, conn] { t.reactor.adopt(std::move(*conn)); });
-}
 
 int run(int argc, char** argv) {
     // Options.
@@ -52,46 +34,43 @@ int run(int argc, char** argv) {
     pb::finish_server_options(options);
 
     // Listen: only the acceptor opens descriptors, so the reserve-fd trick is safe.
-    std::vector<std::unique_ptr<LoopThread>> readers;
-    for (unsigned i = 0; i < options.threads; ++i)
-        readers.push_back(std::make_unique<LoopThread>(options));
-    LoopThread acceptor(options);
+    pb::UniqueFd listener =
+        pb::listen_tcp({.host = options.host, .port = options.port, .backlog = options.backlog});
+    pb::LoopThread acceptor(options);
     acceptor.stats.role = "acceptor";
+    std::vector<std::unique_ptr<pb::LoopThread>> readers;
     std::vector<pb::StatsRegistration> registered;
     registered.emplace_back(acceptor.stats);
-    for (auto& t : readers) registered.emplace_back(t->stats);
+    for (unsigned i = 0; i < options.threads; ++i) {
+        auto& t = *readers.emplace_back(std::make_unique<pb::LoopThread>(options));
+        registered.emplace_back(t.stats);
+    }
+    // Round-robin. The cap is per reader loop (post_adopt()), as it is per
+    // loop in the other multi-loop patterns.
     size_t next = 0;
     acceptor.reactor.set_hand_off(
-        [&](pb::UniqueFd fd) { hand_to(*readers[next++ % readers.size()], std::move(fd)); });
-    // The readers' shutdown is posted by the acceptor once it stopped
-    // accepting, so it queues behind every hand-off already posted.
+        [&](pb::UniqueFd fd) { readers[next++ % readers.size()]->post_adopt(std::move(fd)); });
+    acceptor.reactor.listen_on(listener.get(), 0, pb::Reactor::FdLimitPolicy::kReserveFd);
+    // The acceptor takes the signals. The readers' shutdown is posted once it
+    // has stopped accepting, so it queues behind every hand-off already posted.
     pb::ShutdownSignal shutdown(acceptor.loop, [&] {
-        acceptor.loop.post([&] {
-            acceptor.reactor.begin_shutdown([&] {
-                for (auto& t : readers)
-                    t->loop.post([&t = *t] { t.reactor.begin_shutdown([&t] { t.loop.stop(); }); });
-                acceptor.loop.stop();
-            });
+        acceptor.post_shutdown([&] {
+            for (auto& t : readers) t->post_shutdown();
         });
     });
-    pb::UniqueFd listener = pb::listen_tcp({options.host, options.port, options.backlog});
-    acceptor.reactor.listen_on(listener.get(), 0, pb::Reactor::FdLimitPolicy::kReserveFd);
     pb::announce_listening(options, pb::local_port(listener.get()));
 
     // Spawn: one thread per reader loop.
-    for (auto& t : readers) t->thread = std::thread([&t = *t] { t.loop.run(); });
+    for (auto& t : readers) t->start();
     uint64_t peak_threads = pb::current_thread_count();
 
     // Run: this thread accepts, and takes the signals, until SIGTERM; then the
     // readers drain.
-    acceptor.loop.run();
-    std::vector<pb::ThreadStats> stats{acceptor.stats};
-    for (auto& t : readers) {
-        t->thread.join();
-        stats.push_back(t->stats);
-    }
+    acceptor.run();
 
-    // Shut down.
+    // Shut down: join every reader loop, then write the stats.
+    std::vector<pb::ThreadStats> stats{acceptor.stats};
+    pb::join_loops(readers, stats);
     pb::write_stats_if_requested(options, "reactor-pool", stats, peak_threads);
     return 0;
 }

@@ -12,26 +12,14 @@
 // request still stalls the other connections of its loop. nginx
 // `listen ... reuseport`, Envoy and HAProxy shard this way.
 #include <memory>
-#include <thread>
 #include <vector>
 
-#include "event_loop.hpp"
-#include "reactor.hpp"
+#include "loop_thread.hpp"
 #include "server.hpp"
 #include "shutdown.hpp"
 #include "socket.hpp"
 
 namespace {
-
-// One event-loop thread with its own listener, connections and counters.
-struct LoopThread {
-    explicit LoopThread(const pb::ServerOptions& options) : reactor(loop, options, stats) {}
-    pb::EventLoop loop;
-    pb::ThreadStats stats;
-    pb::Reactor reactor;
-    pb::UniqueFd listener;
-    std::thread thread;
-};
 
 int run(int argc, char** argv) {
     // Options.
@@ -41,41 +29,38 @@ int run(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     pb::finish_server_options(options);
 
-    // Listen: the first listener picks the port (--port 0), the others join it.
-    // Every loop thread opens descriptors, so EMFILE pauses instead of using a
-    // reserve fd that another thread could take.
-    std::vector<std::unique_ptr<LoopThread>> loops;
+    // Listen: a socket per loop; the first picks the port (--port 0), the others
+    // join it. Every loop thread opens descriptors, so EMFILE pauses instead of
+    // using a reserve fd that another thread could take.
+    std::vector<pb::UniqueFd> listeners;
+    std::vector<std::unique_ptr<pb::LoopThread>> loops;
     std::vector<pb::StatsRegistration> registered;
     uint16_t port = options.port;
     for (unsigned i = 0; i < options.threads; ++i) {
-        auto& t = *loops.emplace_back(std::make_unique<LoopThread>(options));
+        listeners.push_back(pb::listen_tcp(
+            {.host = options.host, .port = port, .backlog = options.backlog, .reuseport = true}));
+        int listener = listeners.back().get();
+        port = pb::local_port(listener);
+        auto& t = *loops.emplace_back(std::make_unique<pb::LoopThread>(options));
         registered.emplace_back(t.stats);
-        t.listener = pb::listen_tcp(
-            {.host = options.host, .port = port, .backlog = options.backlog, .reuseport = true});
-        port = pb::local_port(t.listener.get());
-        t.reactor.listen_on(t.listener.get(), 0, pb::Reactor::FdLimitPolicy::kPause);
+        t.reactor.listen_on(listener, 0, pb::Reactor::FdLimitPolicy::kPause);
     }
     // Loop 0 takes the signals and tells every loop, itself included.
     pb::ShutdownSignal shutdown(loops[0]->loop, [&] {
-        for (auto& t : loops)
-            t->loop.post([&t = *t] { t.reactor.begin_shutdown([&t] { t.loop.stop(); }); });
+        for (auto& t : loops) t->post_shutdown();
     });
     pb::announce_listening(options, port);
 
     // Spawn: a thread for every loop but loop 0, which this thread runs.
-    for (size_t i = 1; i < loops.size(); ++i)
-        loops[i]->thread = std::thread([&t = *loops[i]] { t.loop.run(); });
+    for (size_t i = 1; i < loops.size(); ++i) loops[i]->start();
     uint64_t peak_threads = pb::current_thread_count();
 
     // Run: loop 0 here, the others on their threads, until SIGTERM drains them.
-    loops[0]->loop.run();
-    std::vector<pb::ThreadStats> stats;
-    for (auto& t : loops) {
-        if (t->thread.joinable()) t->thread.join();
-        stats.push_back(t->stats);
-    }
+    loops[0]->run();
 
-    // Shut down.
+    // Shut down: join every loop, then write the stats.
+    std::vector<pb::ThreadStats> stats;
+    pb::join_loops(loops, stats);
     pb::write_stats_if_requested(options, "reuseport", stats, peak_threads);
     return 0;
 }

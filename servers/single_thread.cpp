@@ -9,8 +9,7 @@
 // return: no locks, no hand-offs, no context switches between accepting,
 // reading and replying, so tiny requests get the lowest latency. Redis, Node.js
 // and nginx with one worker are built this way.
-#include "event_loop.hpp"
-#include "reactor.hpp"
+#include "loop_thread.hpp"
 #include "server.hpp"
 #include "shutdown.hpp"
 #include "socket.hpp"
@@ -26,22 +25,23 @@ int run(int argc, char** argv) {
     pb::finish_server_options(options);
 
     // Listen. One thread opens every descriptor, so the reserve-fd trick is safe.
-    pb::EventLoop loop;
-    pb::ThreadStats stats;
-    pb::StatsRegistration registered(stats);
-    pb::Reactor reactor(loop, options, stats);
-    pb::ShutdownSignal shutdown(
-        loop, [&] { loop.post([&] { reactor.begin_shutdown([&] { loop.stop(); }); }); });
-    pb::UniqueFd listener = pb::listen_tcp({options.host, options.port, options.backlog});
-    reactor.listen_on(listener.get(), 0, pb::Reactor::FdLimitPolicy::kReserveFd);
+    pb::UniqueFd listener =
+        pb::listen_tcp({.host = options.host, .port = options.port, .backlog = options.backlog});
+    pb::LoopThread main_loop(options);
+    pb::StatsRegistration registered(main_loop.stats);
+    main_loop.reactor.listen_on(listener.get(), 0, pb::Reactor::FdLimitPolicy::kReserveFd);
+    pb::ShutdownSignal shutdown(main_loop.loop, [&] { main_loop.post_shutdown(); });
     pb::announce_listening(options, pb::local_port(listener.get()));
+
+    // Spawn: no other thread.
+    uint64_t peak_threads = pb::current_thread_count();
 
     // Run: everything happens on this thread, signals included, until SIGTERM
     // drains the loop.
-    loop.run();
+    main_loop.run();
 
     // Shut down.
-    pb::write_stats_if_requested(options, "single", {stats}, pb::current_thread_count());
+    pb::write_stats_if_requested(options, "single", {main_loop.stats}, peak_threads);
     return 0;
 }
 

@@ -124,13 +124,15 @@ int run(int argc, char** argv) {
     pb::StatsRegistration registered(acceptor);
     connections.snapshot_group = pb::add_stats_group("connection");
     pb::announce_listening(options, pb::local_port(listener.get()));
+
+    // Spawn: none yet; a thread per connection as they arrive, --stack-size each.
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     if (int err = pthread_attr_setstacksize(&attr, stack_size); err != 0)
         throw std::system_error(err, std::generic_category(), "pthread_attr_setstacksize");
+    uint64_t base_threads = pb::current_thread_count();
 
     // Run: accept, and spawn a thread per connection, until SIGTERM.
-    uint64_t base_threads = pb::current_thread_count();
     size_t creations = 0;  // for --fail-thread-create-every
     while (pb::UniqueFd fd = pb::accept_or_signal(listener.get(), shutdown, acceptor)) {
         join_exited(connections);

@@ -21,8 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "event_loop.hpp"
-#include "reactor.hpp"
+#include "loop_thread.hpp"
 #include "server.hpp"
 #include "shutdown.hpp"
 #include "socket.hpp"
@@ -117,45 +116,43 @@ int run(int argc, char** argv) {
     pb::finish_server_options(options);
 
     // Listen. Only this thread opens descriptors, so the reserve-fd trick is safe.
-    pb::EventLoop loop;
-    pb::ThreadStats stats;
+    pb::UniqueFd listener =
+        pb::listen_tcp({.host = options.host, .port = options.port, .backlog = options.backlog});
+    pb::LoopThread main_loop(options);
     std::vector<pb::ThreadStats> worker_stats(options.threads);
     std::vector<pb::StatsRegistration> registered;
-    registered.emplace_back(stats);
+    registered.emplace_back(main_loop.stats);
     for (auto& s : worker_stats) {
         s.role = "worker";
         registered.emplace_back(s);
     }
-    pb::Reactor reactor(loop, options, stats);
     JobQueue queue(queue_depth);
-    reactor.set_dispatcher([&](pb::Reactor::ConnRef conn, const pb::Request& request) {
+    main_loop.reactor.set_dispatcher([&](pb::Reactor::ConnRef conn, const pb::Request& request) {
         return queue.try_push({conn, request});
     });
-    pb::ShutdownSignal shutdown(
-        loop, [&] { loop.post([&] { reactor.begin_shutdown([&] { loop.stop(); }); }); });
-    pb::UniqueFd listener = pb::listen_tcp({options.host, options.port, options.backlog});
-    reactor.listen_on(listener.get(), 0, pb::Reactor::FdLimitPolicy::kReserveFd);
+    main_loop.reactor.listen_on(listener.get(), 0, pb::Reactor::FdLimitPolicy::kReserveFd);
+    pb::ShutdownSignal shutdown(main_loop.loop, [&] { main_loop.post_shutdown(); });
     pb::announce_listening(options, pb::local_port(listener.get()));
 
     // Spawn the workers.
     std::vector<std::thread> workers;
     for (auto& s : worker_stats)
-        workers.emplace_back(work, std::ref(queue), std::ref(loop), std::ref(reactor), std::ref(s));
+        workers.emplace_back(work, std::ref(queue), std::ref(main_loop.loop),
+                             std::ref(main_loop.reactor), std::ref(s));
     uint64_t peak_threads = pb::current_thread_count();
 
     // Run: this thread does all the I/O, and takes the signals, until SIGTERM
-    // drains the loop. The
-    // workers keep serving meanwhile, so a full queue empties and every
-    // request in flight gets its reply.
-    loop.run();
+    // drains the loop. The workers keep serving meanwhile, so a full queue
+    // empties and every request in flight gets its reply.
+    main_loop.run();
 
     // Shut down: replies still posted are dropped with the loop, unrun.
     queue.close();
     for (auto& w : workers) w.join();
-    stats.queue_high_water = queue.high_water();
-    std::vector<pb::ThreadStats> all{stats};
-    all.insert(all.end(), worker_stats.begin(), worker_stats.end());
-    pb::write_stats_if_requested(options, "worker-queue", all, peak_threads);
+    main_loop.stats.queue_high_water = queue.high_water();
+    std::vector<pb::ThreadStats> stats{main_loop.stats};
+    stats.insert(stats.end(), worker_stats.begin(), worker_stats.end());
+    pb::write_stats_if_requested(options, "worker-queue", stats, peak_threads);
     return 0;
 }
 
