@@ -37,6 +37,7 @@ struct Expectation {
 // --threads 2 wherever the pattern takes it.
 const std::vector<Expectation>& expectations() {
     static const std::vector<Expectation> all = {
+        {"server-iterative", {}, 1},
         {"server-single", {}, 1},
         {"server-thread-per-conn", {}, 1},
         {"server-worker-queue", {"--threads", "2"}, 1 + 2},
