@@ -54,9 +54,14 @@ public:
         stopping_ = true;
         ::shutdown(listener_.get(), SHUT_RDWR);
         acceptor_.join();
-        std::lock_guard lock(mutex_);
-        for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
-        for (auto& t : threads_) t.join();
+        std::vector<std::thread> threads;
+        {
+            std::lock_guard lock(mutex_);
+            for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
+            threads.swap(threads_);
+        }
+        // Joined without the lock: a connection thread takes it as it ends.
+        for (auto& t : threads) t.join();
     }
     uint16_t port() const { return port_; }
 
