@@ -170,11 +170,13 @@ Json measurement_json(const CaseSpec& spec, const Measured& m, const Accounted& 
     f.set("irq_s", w.foreign.ok ? Json(w.foreign.irq_s) : Json());
     f.set("generator_wait_s", w.foreign.ok ? Json(w.foreign.generator_wait_s) : Json());
     f.set("kernel_threads_s", w.foreign.ok ? maybe(w.foreign.kernel_threads_s) : Json());
+    f.set("server_cgroup_s", w.foreign.ok ? maybe(w.foreign.server_cgroup_s) : Json());
     f.set("busy_source", w.foreign.busy_source);
     f.set("flag", w.foreign.flag);
     f.set("note",
           "machine-wide task CPU time (busy_source: cpuacct, ns; or proc-stat, tick-sampled) "
-          "minus the server's, this harness's own and the kernel threads' (kernel_threads_s: "
+          "minus the server's (server_cgroup_s: its own cpuacct cgroup, where it has one; else "
+          "its getrusage snapshots), this harness's own and the kernel threads' (kernel_threads_s: "
           "kworker, ksoftirqd, rcu; on a quiet machine this case's kernel work) over the "
           "window; steal_s and irq_s from "
           "/proc/stat (10 ms ticks; irq_s includes this run's loopback traffic); "

@@ -152,6 +152,7 @@ Measured measure(const CaseSpec& spec, const RunnerOptions& options, const Scrat
     so.port = server.port();
     so.signal_server = spec.kind != Kind::kBaseline;  // ping-pong has no SIGUSR1 handler
     so.segments = is_nagle(spec);
+    so.server_cgroup_usage = server.cgroup_usage_path();
     so.period = sampler_period(spec.duration);
     {
         Sampler sampler(so);

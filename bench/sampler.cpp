@@ -3,8 +3,10 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "clock.hpp"
+#include "files.hpp"
 
 namespace pb::bench {
 
@@ -57,6 +59,10 @@ Tick Sampler::take() {
     t.self_cpu_us = self_cpu_us();
     t.self_wait_us = self_runqueue_wait_us();
     t.proc = read_proc(options_.pid);
+    if (!options_.server_cgroup_usage.empty()) {
+        std::string ns = slurp(options_.server_cgroup_usage);
+        if (!ns.empty()) t.server_cgroup_us = std::strtod(ns.c_str(), nullptr) / 1e3;
+    }
     if (options_.segments) t.segments = server_socket_segments(options_.port);
     t.listen = listen_queues(options_.port);
     t.tcp_ext = read_tcp_ext();

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -28,8 +29,9 @@ public:
     struct Options {
         pid_t pid = -1;
         uint16_t port = 0;
-        bool signal_server = true;  // false: a server that does not take SIGUSR1
-        bool segments = false;      // read the server's sockets through sock_diag
+        bool signal_server = true;        // false: a server that does not take SIGUSR1
+        bool segments = false;            // read the server's sockets through sock_diag
+        std::string server_cgroup_usage;  // ServerChild::cgroup_usage_path(), may be empty
         std::chrono::nanoseconds period{std::chrono::milliseconds(50)};
     };
     explicit Sampler(const Options& options);

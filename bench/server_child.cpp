@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,6 +79,21 @@ void pin_process(const std::vector<int>& cpus) {
     check_syscall(::sched_setaffinity(0, sizeof set, &set), "sched_setaffinity");
 }
 
+namespace {
+
+// A new cpuacct cgroup (v1) for one server, or "" where that is not possible
+// (cgroup v2 only, not root, cpuacct not mounted).
+std::string make_server_cgroup() {
+    static unsigned serial = 0;
+    for (const char* root : {"/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/cpu,cpuacct"}) {
+        std::string dir = fmt::format("{}/patternbench-{}-{}", root, ::getpid(), ++serial);
+        if (::mkdir(dir.c_str(), 0755) == 0) return dir;
+    }
+    return "";
+}
+
+}  // namespace
+
 ServerChild::ServerChild(std::vector<std::string> argv_text, const std::vector<int>& cpus,
                          std::chrono::milliseconds start_timeout) {
     char path[] = "/tmp/pbbench-server-stderr-XXXXXX";
@@ -94,10 +110,15 @@ ServerChild::ServerChild(std::vector<std::string> argv_text, const std::vector<i
     for (auto& a : argv_text) argv.push_back(a.data());
     argv.push_back(nullptr);
     cpu_set_t set = to_set(cpus);
+    cgroup_ = make_server_cgroup();
+    UniqueFd tasks;
+    if (!cgroup_.empty()) tasks.reset(::open((cgroup_ + "/tasks").c_str(), O_WRONLY | O_CLOEXEC));
 
     pid_ = ::fork();
     if (pid_ < 0) throw_errno("fork");
     if (pid_ == 0) {
+        // "0" moves the writing task; every thread the server starts stays in the group.
+        if (tasks && ::write(tasks.get(), "0", 1) != 1) ::_exit(125);
         ::dup2(out_write.get(), STDOUT_FILENO);
         ::dup2(err.get(), STDERR_FILENO);
         // The bench's own descriptors (benchmark output, sockets) stay out of the server.
@@ -112,6 +133,7 @@ ServerChild::ServerChild(std::vector<std::string> argv_text, const std::vector<i
     }
     out_write.reset();
     err.reset();
+    if (tasks) cgroup_usage_ = cgroup_ + "/cpuacct.usage";
 
     std::string line;
     auto deadline = std::chrono::steady_clock::now() + start_timeout;
@@ -145,6 +167,7 @@ ServerChild::~ServerChild() {
         reap(true, ignored);
     }
     if (!stderr_path_.empty()) ::unlink(stderr_path_.c_str());
+    if (!cgroup_.empty()) ::rmdir(cgroup_.c_str());  // empty once the child is reaped
 }
 
 bool ServerChild::reap(bool block, Exit& exit) {

@@ -47,12 +47,20 @@ public:
     // What the child wrote to stderr (kept in a temporary file), at most `limit` bytes.
     std::string stderr_text(size_t limit = 4096) const;
 
+    // The child runs in a cpuacct cgroup of its own where the machine has cgroup v1's
+    // cpuacct (root only): this is its cpuacct.usage file, nanoseconds of CPU of every
+    // task the server ever ran, charged as they run, including the part of a thread's
+    // exit that getrusage() no longer sees. Empty when there is no such cgroup.
+    const std::string& cgroup_usage_path() const { return cgroup_usage_; }
+
 private:
     bool reap(bool block, Exit& exit);
 
     pid_t pid_ = -1;
     uint16_t port_ = 0;
     std::string stderr_path_;
+    std::string cgroup_;  // its directory, removed once the child is reaped
+    std::string cgroup_usage_;
     bool reaped_ = false;
 };
 

@@ -235,6 +235,15 @@ TEST_CASE("kernel threads, TCP counters and accept queues over the window", "[be
     w = pbb::account_window(250 * ms, 950 * ms, ticks, pbb::parse_snapshots(text));
     CHECK(w.foreign.kernel_threads_s < 0);
     CHECK(w.foreign.cpu_s == Approx(0.12));
+    ticks[9].kthread_us = 90'000.0;
+
+    // With its own cgroup, the server's CPU is the cgroup's: here 0.05 s more than its
+    // getrusage snapshots saw (threads' exits), which is then not foreign either.
+    for (int i = 0; i <= 10; ++i) ticks[static_cast<size_t>(i)].server_cgroup_us = i * 108'333.3;
+    w = pbb::account_window(250 * ms, 950 * ms, ticks, pbb::parse_snapshots(text));
+    CHECK(w.foreign.server_cgroup_s == Approx(0.65).epsilon(0.001));
+    CHECK(w.foreign.cpu_s == Approx(0.01).margin(0.001));
+    CHECK(w.cpu_us == Approx(600'000));  // per-request figures still from the snapshots
 }
 
 TEST_CASE("the sampler's own readings of this machine work", "[bench]") {

@@ -32,6 +32,10 @@ void account_foreign(WindowAccount& w, const Tick& a, const Tick& b, double serv
     // Machine-wide busy time minus what the server and this process (harness
     // and load generator) used. /proc/stat counts in 10 ms ticks per CPU, so a
     // figure within a few ticks of 0 is 0; below zero is rounding.
+    if (a.server_cgroup_us >= 0 && b.server_cgroup_us >= 0) {
+        w.foreign.server_cgroup_s = (b.server_cgroup_us - a.server_cgroup_us) / 1e6;
+        server_cpu_us = b.server_cgroup_us - a.server_cgroup_us;
+    }
     double own = server_cpu_us + (b.self_cpu_us - a.self_cpu_us);
     if (a.kthread_us >= 0 && b.kthread_us >= 0) {
         w.foreign.kernel_threads_s = (b.kthread_us - a.kthread_us) / 1e6;

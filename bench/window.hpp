@@ -56,6 +56,7 @@ struct Tick {
     std::vector<ListenQueue> listen;              // the server's listeners
     TcpExt tcp_ext;                               // machine-wide TCP counters
     double kthread_us = -1;  // every kernel thread's CPU so far; < 0: not read (only at the edges)
+    double server_cgroup_us = -1;  // the server's cpuacct cgroup so far; < 0: no such cgroup
 };
 
 struct ThreadDelta {
@@ -83,6 +84,12 @@ struct Foreign {
     // thread stacks after an RCU grace period), so it is counted here and not
     // in cpu_s. < 0: not read at both edges, and then it stays inside cpu_s.
     double kernel_threads_s = -1;
+    // The server's CPU from its own cpuacct cgroup, when it has one: then that,
+    // not its getrusage() snapshots, is what the foreign figure subtracts. It
+    // includes the tail of every thread's exit, which getrusage() stops
+    // counting when the thread is released: thread-per-conn under churn ends
+    // thousands of threads a second. < 0: no cgroup.
+    double server_cgroup_s = -1;
     bool flag = false;  // cpus (or steal) above kForeignFlagCpus
 };
 inline constexpr double kForeignFlagCpus = 0.05;
