@@ -22,8 +22,9 @@ namespace {
 int run(int argc, char** argv) {
     // Options.
     pb::ServerOptions options;
-    CLI::App app{"server-iterative: one thread accepts a connection and serves it to the end, "
-                 "then takes the next"};
+    CLI::App app{
+        "server-iterative: one thread accepts a connection and serves it to the end, "
+        "then takes the next"};
     pb::add_server_options(app, options);
     CLI11_PARSE(app, argc, argv);
     pb::finish_server_options(options);

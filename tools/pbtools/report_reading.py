@@ -40,7 +40,13 @@ class ReadingSections:
 
     def read_throughput(self, wl, cases):
         f = self.focus(cases)
-        at = {c.pattern: c for c in cases if c.connections == f and c.c("rps")}
+        # A case whose connections did not all come up (server-iterative with
+        # keep-alive clients) ran with fewer connections than its peers: not ranked.
+        at = {
+            c.pattern: c
+            for c in cases
+            if c.connections == f and c.c("rps") and not c.bringup_incomplete
+        }
         if len(at) < 2:
             return
         bound = [c for c in at.values() if c.generator_bound]
@@ -147,6 +153,7 @@ class ReadingSections:
 
     def read_latency(self, wl, f, sel, base):
         # A busy generator reads replies late: its latencies are partly its own.
+        sel = [c for c in sel if not c.bringup_incomplete]  # fewer connections than its peers
         left_out = [c for c in sel if c.latency("p99") is not None and c.generator_bound]
         have = [c for c in sel if c.latency("p99") is not None and not c.generator_bound]
         if len(have) < 2:
