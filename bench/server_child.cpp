@@ -17,6 +17,7 @@
 #include <system_error>
 #include <thread>
 
+#include "files.hpp"
 #include "unique_fd.hpp"
 
 namespace pb::bench {
@@ -118,7 +119,8 @@ ServerChild::ServerChild(std::vector<std::string> argv_text, const std::vector<i
     if (pid_ < 0) throw_errno("fork");
     if (pid_ == 0) {
         // "0" moves the writing task; every thread the server starts stays in the group.
-        if (tasks && ::write(tasks.get(), "0", 1) != 1) ::_exit(125);
+        // A refusal is not fatal: the parent sees the server missing from the group.
+        if (tasks && ::write(tasks.get(), "0", 1) != 1) tasks.reset();
         ::dup2(out_write.get(), STDOUT_FILENO);
         ::dup2(err.get(), STDERR_FILENO);
         // The bench's own descriptors (benchmark output, sockets) stay out of the server.
@@ -133,7 +135,6 @@ ServerChild::ServerChild(std::vector<std::string> argv_text, const std::vector<i
     }
     out_write.reset();
     err.reset();
-    if (tasks) cgroup_usage_ = cgroup_ + "/cpuacct.usage";
 
     std::string line;
     auto deadline = std::chrono::steady_clock::now() + start_timeout;
@@ -158,6 +159,13 @@ ServerChild::ServerChild(std::vector<std::string> argv_text, const std::vector<i
             argv_text[0], line.substr(0, line.find('\n')), ignored.status, stderr_text(1000)));
     }
     port_ = static_cast<uint16_t>(std::stoi(line.substr(colon + 1)));
+    // Use the cgroup only if the server really is in it (a container may let the
+    // directory be made and refuse the move).
+    if (!cgroup_.empty()) {
+        std::istringstream members(slurp(cgroup_ + "/tasks"));
+        for (pid_t p; members >> p;)
+            if (p == pid_) cgroup_usage_ = cgroup_ + "/cpuacct.usage";
+    }
 }
 
 ServerChild::~ServerChild() {
