@@ -65,8 +65,10 @@ Tick Sampler::take() {
     }
     if (options_.segments) t.segments = server_socket_segments(options_.port);
     t.listen = listen_queues(options_.port);
-    t.tcp_ext = read_tcp_ext();
-    if (near_edge(t.sent_ns)) t.kthread_us = kernel_threads_cpu_us(kthreads_);
+    if (near_edge(t.sent_ns)) {  // readings only account_window()'s two edge ticks use
+        t.tcp_ext = read_tcp_ext();
+        t.kthread_us = kernel_threads_cpu_us(kthreads_);
+    }
     t.cost_ns = now_ns() - t.sent_ns;
     return t;
 }

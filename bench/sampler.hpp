@@ -3,10 +3,11 @@
 // readings of a Tick. It runs at normal priority on the client CPUs beside the
 // load generator, and each tick costs the generator tens of microseconds
 // (one kill(2), a few small /proc files, a sock_diag dump of the server's
-// listeners; the Nagle cases add one of its connections). The one costly
-// reading, the kernel threads' CPU (a small file per kernel thread, listed
-// once by the constructor), is taken only on the ticks that can be the
-// window's edges, once window() has told where they are. The tick's own cost
+// listeners; the Nagle cases add one of its connections). The readings only
+// the window's edges need, the kernel threads' CPU (a small file per kernel
+// thread, listed once by the constructor) and the TCP counters, are taken only
+// on the ticks that can be the window's edges, once window() has told where
+// they are. The tick's own cost
 // is recorded in it.
 #pragma once
 

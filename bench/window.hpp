@@ -54,7 +54,7 @@ struct Tick {
     ProcReading proc;         // the server, through /proc (the fallback and the thread count)
     std::map<uint64_t, SocketSegments> segments;  // the server's sockets (Nagle cases only)
     std::vector<ListenQueue> listen;              // the server's listeners
-    TcpExt tcp_ext;                               // machine-wide TCP counters
+    TcpExt tcp_ext;          // machine-wide TCP counters; not ok: not read (only at the edges)
     double kthread_us = -1;  // every kernel thread's CPU so far; < 0: not read (only at the edges)
     double server_cgroup_us = -1;  // the server's cpuacct cgroup so far; < 0: no such cgroup
 };
