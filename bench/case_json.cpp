@@ -38,6 +38,14 @@ Json case_info(const CaseSpec& spec) {
         info.set("bytes_per_write", kUpsideWriteBytes);
         info.set("pipeline", kUpsidePipeline);
     }
+    if (spec.kind == Kind::kClaims) {
+        info.set("experiment", spec.experiment);
+        info.set("variant", spec.variant);
+        Json args = Json::array();
+        for (const auto& a : spec.server_args) args.push(a);
+        info.set("server_args", std::move(args));
+        if (spec.threads > 0) info.set("threads", static_cast<int>(spec.threads));
+    }
     info.set("warmup_s", std::chrono::duration<double>(spec.warmup).count());
     info.set("duration_s", std::chrono::duration<double>(spec.duration).count());
     return info;

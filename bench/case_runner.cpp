@@ -15,9 +15,11 @@
 #include <limits>
 #include <numeric>
 #include <optional>
+#include <thread>
 
 #include "case_steps.hpp"
 #include "clock.hpp"
+#include "experiments.hpp"
 #include "files.hpp"
 #include "patterns.hpp"
 #include "sampler.hpp"
@@ -71,6 +73,57 @@ bool is_nagle(const CaseSpec& spec) {
     return spec.kind == Kind::kNagle || spec.kind == Kind::kNagleUpside;
 }
 
+std::vector<std::string> server_argv(const CaseSpec& spec, const RunnerOptions& options,
+                                     const std::string& stats_path) {
+    if (spec.kind == Kind::kBaseline) return {options.pingpong_bin, "server"};
+    std::vector<std::string> argv{options.server_dir + "/server-" + spec.pattern,
+                                  "--host",
+                                  "127.0.0.1",
+                                  "--port",
+                                  "0",
+                                  "--protocol",
+                                  spec.protocol,
+                                  "--nodelay",
+                                  spec.server_nodelay ? "on" : "off",
+                                  "--stats-file",
+                                  stats_path};
+    // Pinned to one CPU, every server would default to one thread (N = CPUs in
+    // its mask): the thread counts are set here instead, and recorded.
+    if (spec.threads > 0) {
+        argv.push_back("--threads");
+        argv.push_back(std::to_string(spec.threads));
+    } else if (auto threads = server_threads(spec.pattern, options.placement)) {
+        argv.push_back("--threads");
+        argv.push_back(std::to_string(*threads));
+    }
+    argv.insert(argv.end(), spec.server_args.begin(), spec.server_args.end());
+    return argv;
+}
+
+bool LoadWindow::wait(lg::Timeline& out) const {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return timeline_.has_value() || ended_; });
+    if (!timeline_) return false;
+    out = *timeline_;
+    return true;
+}
+
+void LoadWindow::set(const lg::Timeline& t) {
+    {
+        std::lock_guard lock(mu_);
+        timeline_ = t;
+    }
+    cv_.notify_all();
+}
+
+void LoadWindow::end() {
+    {
+        std::lock_guard lock(mu_);
+        ended_ = true;
+    }
+    cv_.notify_all();
+}
+
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -92,33 +145,10 @@ struct ScratchDir {
     }
 };
 
-std::vector<std::string> server_argv(const CaseSpec& spec, const RunnerOptions& options,
-                                     const std::string& stats_path) {
-    if (spec.kind == Kind::kBaseline) return {options.pingpong_bin, "server"};
-    std::vector<std::string> argv{options.server_dir + "/server-" + spec.pattern,
-                                  "--host",
-                                  "127.0.0.1",
-                                  "--port",
-                                  "0",
-                                  "--protocol",
-                                  spec.protocol,
-                                  "--nodelay",
-                                  spec.server_nodelay ? "on" : "off",
-                                  "--stats-file",
-                                  stats_path};
-    // Pinned to one CPU, every server would default to one thread (N = CPUs in
-    // its mask): the thread counts are set here instead, and recorded.
-    if (auto threads = server_threads(spec.pattern, options.placement)) {
-        argv.push_back("--threads");
-        argv.push_back(std::to_string(*threads));
-    }
-    return argv;
-}
-
 // ---- step 2: the load -------------------------------------------------------------
 
 lg::Result drive_load(const CaseSpec& spec, const RunnerOptions& options, uint16_t port,
-                      Sampler& sampler) {
+                      Sampler& sampler, const CaseHooks& hooks, LoadWindow& window) {
     if (spec.kind == Kind::kNagleUpside) {
         SmallWritesConfig sw;
         sw.port = port;
@@ -137,13 +167,17 @@ lg::Result drive_load(const CaseSpec& spec, const RunnerOptions& options, uint16
     config.port = port;
     config.cpus = options.placement.client_cpus;
     config.threads = static_cast<int>(options.placement.client_cpus.size());
-    return lg::run(config, nullptr,
-                   [&](const lg::Timeline& t) { sampler.window(t.measure_start, t.measure_end); });
+    if (hooks.loadgen) hooks.loadgen(config);
+    return lg::run(config, nullptr, [&](const lg::Timeline& t) {
+        sampler.window(t.measure_start, t.measure_end);
+        window.set(t);
+    });
 }
 
 // ---- steps 1-3: start, load while sampling, stop ---------------------------------
 
-Measured measure(const CaseSpec& spec, const RunnerOptions& options, const ScratchDir& dir) {
+Measured measure(const CaseSpec& spec, const RunnerOptions& options, const ScratchDir& dir,
+                 const CaseHooks& hooks) {
     Measured m;
     m.argv = server_argv(spec, options, dir.stats);
     ServerChild server(m.argv, options.placement.server_cpus);
@@ -156,7 +190,18 @@ Measured measure(const CaseSpec& spec, const RunnerOptions& options, const Scrat
     so.period = sampler_period(spec.duration);
     {
         Sampler sampler(so);
-        m.result = drive_load(spec, options, server.port(), sampler);
+        LoadWindow window;
+        std::thread during;
+        if (hooks.during) during = std::thread([&] { hooks.during(server, window); });
+        struct Join {  // the hook's thread ends with the load, even on a throw
+            LoadWindow& window;
+            std::thread& t;
+            ~Join() {
+                window.end();
+                if (t.joinable()) t.join();
+            }
+        } join{window, during};
+        m.result = drive_load(spec, options, server.port(), sampler, hooks, window);
         m.ticks = sampler.finish();
     }
     m.last = read_proc(server.pid());
@@ -288,12 +333,24 @@ std::string run_warnings(const CaseSpec& spec, const Measured& m) {
 }  // namespace
 
 Outcome run_case(const CaseSpec& spec, const RunnerOptions& options) {
+    if (spec.kind != Kind::kClaims) return run_case(spec, options, CaseHooks{});
+    const Experiment* e = find_experiment(spec.experiment);
+    if (!e) {
+        Outcome out;
+        out.error = "unknown experiment '" + spec.experiment + "'";
+        return out;
+    }
+    if (e->run) return e->run(spec, options);
+    return run_case(spec, options, e->hooks ? e->hooks(spec) : CaseHooks{});
+}
+
+Outcome run_case(const CaseSpec& spec, const RunnerOptions& options, const CaseHooks& hooks) {
     Outcome out;
     std::optional<ScratchDir> dir;
     Measured m;
     try {
         dir.emplace();
-        m = measure(spec, options, *dir);
+        m = measure(spec, options, *dir, hooks);
     } catch (const std::exception& e) {
         out.error = e.what();
         return out;
@@ -303,7 +360,16 @@ Outcome run_case(const CaseSpec& spec, const RunnerOptions& options) {
     out.warning = run_warnings(spec, m) + a.warning;
     out.measured_seconds = m.result.duration_s;
     out.ok = true;
+    Json experiment = Json::object();
+    if (hooks.finish) {
+        try {
+            hooks.finish(m, a, out.counters, experiment);
+        } catch (const std::exception& e) {
+            out.warning += fmt::format("the experiment's figures failed: {}; ", e.what());
+        }
+    }
     out.document = case_document(spec, options, out.counters, m, a, out.warning);
+    if (spec.kind == Kind::kClaims) out.document.set("experiment", std::move(experiment));
     return out;
 }
 

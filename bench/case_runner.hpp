@@ -6,6 +6,9 @@
 // caller writes cases/<id>.json from its repetitions (case_file.hpp).
 #pragma once
 
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -13,6 +16,7 @@
 
 #include "cases.hpp"
 #include "json.hpp"
+#include "result.hpp"
 
 namespace pb::bench {
 
@@ -41,7 +45,52 @@ struct Outcome {
     pb::loadgen::Json document;  // this repetition's cases/<id>.json content
 };
 
+class ServerChild;
+struct Measured;
+struct Accounted;
+
+// The loadgen's timeline as soon as it is fixed (the start barrier released),
+// for a hook that acts at a moment of the window: kill the server half-way.
+class LoadWindow {
+public:
+    // Blocks until the timeline is known (true) or the load ended without one
+    // (false). Times are CLOCK_MONOTONIC nanoseconds (pb::mono_ns()).
+    bool wait(pb::loadgen::Timeline& out) const;
+    void set(const pb::loadgen::Timeline& t);
+    void end();  // the load is over: wake every waiter
+
+private:
+    mutable std::mutex mu_;
+    mutable std::condition_variable cv_;
+    std::optional<pb::loadgen::Timeline> timeline_;
+    bool ended_ = false;
+};
+
+// What a claims experiment (bench/experiments.hpp) adds to an ordinary load case.
+// Every member may be empty.
+struct CaseHooks {
+    // Adjusts the loadgen's settings after the case's own (port and CPUs set).
+    std::function<void(pb::loadgen::Config&)> loadgen;
+    // Runs on a thread of its own from just before the load starts until the
+    // load ends (it is joined then): signal the server, probe it, time it.
+    std::function<void(ServerChild&, const LoadWindow&)> during;
+    // After the counters: add counters and fill the case document's
+    // "experiment" object (an empty JSON object on entry).
+    std::function<void(const Measured&, const Accounted&,
+                       std::vector<std::pair<std::string, double>>& counters,
+                       pb::loadgen::Json& experiment)>
+        finish;
+};
+
+// A claims case runs its experiment's way (experiments.hpp); every other case
+// runs the steps above with no hooks.
 Outcome run_case(const CaseSpec& spec, const RunnerOptions& options);
+Outcome run_case(const CaseSpec& spec, const RunnerOptions& options, const CaseHooks& hooks);
+
+// The server's command line for `spec`: the common flags, the placement's or
+// the case's --threads, then the case's server_args.
+std::vector<std::string> server_argv(const CaseSpec& spec, const RunnerOptions& options,
+                                     const std::string& stats_path);
 
 // The --threads the harness gives `pattern`'s server: loop_threads or
 // worker_threads by its threads in servers/patterns.txt; none for a single

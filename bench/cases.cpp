@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "experiments.hpp"
 #include "patterns.hpp"
 
 namespace pb::bench {
@@ -21,6 +22,8 @@ const char* to_string(Kind kind) {
             return "nagle";
         case Kind::kNagleUpside:
             return "nagle-upside";
+        case Kind::kClaims:
+            return "claims";
     }
     return "?";
 }
@@ -66,6 +69,9 @@ std::string CaseSpec::name() const {
         case Kind::kNagleUpside:
             return fmt::format("nagle-upside/{}/{}/c_nodelay={}", pattern, protocol,
                                on_off(client_nodelay));
+        case Kind::kClaims:
+            return fmt::format("claims/{}/{}/{}{}c{}", experiment, pattern, variant,
+                               variant.empty() ? "" : "/", connections);
     }
     return "?";
 }
@@ -85,6 +91,9 @@ std::string CaseSpec::id() const {
                                on_off(quickack));
         case Kind::kNagleUpside:
             return fmt::format("nagle-upside-c{}", on_off(client_nodelay));
+        case Kind::kClaims:
+            return fmt::format("claims-{}-{}-{}{}c{}", experiment, pattern, variant,
+                               variant.empty() ? "" : "-", connections);
     }
     return "?";
 }
@@ -143,7 +152,7 @@ int default_repetitions(const std::string& profile) {
 }
 
 const std::vector<std::string>& profile_names() {
-    static const std::vector<std::string> names{"quick", "default", "full", "nagle"};
+    static const std::vector<std::string> names{"quick", "default", "full", "nagle", "claims"};
     return names;
 }
 
@@ -318,9 +327,11 @@ std::vector<CaseSpec> profile_cases(const std::string& profile, Duration duratio
         cases = pattern_cases(p);
     } else if (profile == "nagle") {
         cases = nagle_cases();
+    } else if (profile == "claims") {
+        cases = claims_cases();
     } else {
         throw std::invalid_argument("unknown profile '" + profile +
-                                    "' (quick, default, full or nagle)");
+                                    "' (quick, default, full, nagle or claims)");
     }
     if (duration_override > Duration::zero())
         for (auto& c : cases) c.duration = duration_override;

@@ -12,7 +12,7 @@
 
 namespace pb::bench {
 
-enum class Kind { kMatrix, kSweep, kBaseline, kNagle, kNagleUpside };
+enum class Kind { kMatrix, kSweep, kBaseline, kNagle, kNagleUpside, kClaims };
 const char* to_string(Kind kind);
 
 using Duration = std::chrono::nanoseconds;
@@ -34,6 +34,15 @@ struct CaseSpec {
     Duration warmup{};
     Duration duration{};
 
+    // Claims experiments (Kind::kClaims, bench/experiments.hpp): which one, the
+    // point of it this case measures (part of the name: "exclusive-t8"), flags
+    // appended to the server's command line, and a --threads that replaces the
+    // placement's (0: the placement's).
+    std::string experiment;
+    std::string variant;
+    std::vector<std::string> server_args;
+    unsigned threads = 0;
+
     std::string name() const;  // Google Benchmark name, e.g. "matrix/single/frame/tiny/c64"
     std::string id() const;    // file-system safe, e.g. "matrix-single-frame-tiny-c64"
     // The load generator's settings for this case, target port not yet known.
@@ -44,8 +53,8 @@ struct CaseSpec {
 
 // Profiles: "quick" (CI smoke test, about a minute), "default" (under 10 minutes
 // on 2 CPUs), "full" (longer runs, both protocols, more points), "nagle"
-// (make bench-nagle). `duration_override` > 0 replaces every case's duration.
-// Throws std::invalid_argument for an unknown profile.
+// (make bench-nagle), "claims" (the experiments of bench/experiments.hpp). `duration_override` > 0
+// replaces every case's duration. Throws std::invalid_argument for an unknown profile.
 std::vector<CaseSpec> profile_cases(const std::string& profile, Duration duration_override);
 const std::vector<std::string>& profile_names();
 // Repetitions of every case when --repetitions is not given: quick 1, default 4

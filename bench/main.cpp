@@ -2,7 +2,7 @@
 // `make bench-nagle`. One registered benchmark per case of the chosen profile;
 // each runs a fresh server child and reports the case's counters (bench/README.md).
 //
-//   patternbench [--profile quick|default|full|nagle] [--out-dir DIR]
+//   patternbench [--profile quick|default|full|nagle|claims] [--out-dir DIR]
 //                [--repetitions N] [--seed S]
 //                [--server-cpus LIST] [--client-cpus LIST] [--duration D]
 //                [--loop-threads N] [--worker-threads N] [--server-dir DIR]
@@ -62,7 +62,7 @@ struct Flags {
 };
 
 constexpr const char* kUsage =
-    "usage: patternbench [--profile quick|default|full|nagle] [--out-dir DIR]\n"
+    "usage: patternbench [--profile quick|default|full|nagle|claims] [--out-dir DIR]\n"
     "                    [--server-cpus LIST] [--client-cpus LIST] [--placement-reason TEXT]\n"
     "                    [--repetitions N] [--seed S]\n"
     "                    [--duration D] [--loop-threads N] [--worker-threads N]\n"

@@ -21,6 +21,7 @@ The rules live by claim family: claims_patterns.py (T, S, P, Q), claims_sharing.
 from __future__ import annotations
 
 from . import claims_patterns as patterns
+from . import experiments
 from . import claims_sharing as sharing
 from . import claims_tcp as tcp
 from .claims_evidence import CONFIRMED, DEPENDS, NOT_MEASURABLE, REFUTED, VERDICTS
@@ -74,7 +75,9 @@ def verdicts(run: Run) -> dict[str, tuple[str, str]]:
     out = {}
     for claim in CLAIMS:
         try:
-            out[claim.id] = RULES[claim.id](run)
+            # An experiment of the claims profile that measured this claim
+            # speaks first; the matrix's rule otherwise.
+            out[claim.id] = experiments.rule(run, claim.id) or RULES[claim.id](run)
         except (
             TypeError,
             ValueError,

@@ -24,6 +24,7 @@ from . import analysis, charts, claims, gnuplot
 from . import units as u
 from .files import write_atomic
 from .report_markdown import LEGEND, LOWER_BOUND, MARK_ORDER, case_marks
+from .report_experiments import ExperimentSections
 from .report_kernel import KernelSections
 from .report_matrix import MatrixSections
 from .report_measured import MeasuredSections
@@ -44,6 +45,7 @@ class Report(
     KernelSections,
     NagleSections,
     ReadingSections,
+    ExperimentSections,
 ):
     def __init__(self, run: Run, charts_dir: str, formats, focus: int | None, draw: bool):
         self.run = run
@@ -148,6 +150,7 @@ class Report(
             self.kernel_section(),
             self.nagle_section(),
             self.upside_section(),
+            self.experiments_section(),
             self.errors_section(),
         ]
         measured = self.measured_section()

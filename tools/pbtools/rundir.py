@@ -45,7 +45,7 @@ from .patterns import (
 )
 from .values import as_bool, dig, num
 
-KINDS = ["matrix", "sweep", "baseline", "nagle", "nagle-upside"]
+KINDS = ["matrix", "sweep", "baseline", "nagle", "nagle-upside", "claims"]
 
 
 @dataclass
