@@ -87,6 +87,7 @@ Json aggregate_repetitions(const std::vector<Json>& reps, const std::vector<int>
         const Json* server = reps[i].find("server");
         e.set("window", server ? copy_or_null(*server, "window") : Json());
         if (const Json* w = reps[i].find("warnings")) e.set("warnings", *w);
+        if (const Json* x = reps[i].find("experiment")) e.set("experiment", *x);
         list.push(e);
     }
     doc.set("repetitions", list);

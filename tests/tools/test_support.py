@@ -255,3 +255,79 @@ class RenderedFixture(NumberMatch):
             (r["pattern"], r["offered req/s"]): r
             for r in table_with(self.sec["p99 vs offered load / tiny"], "offered req/s", "verdict")
         }
+
+
+# --- claims experiments (tools/pbtools/exp_*.py) ---------------------------------------
+
+
+def claims_case_doc(
+    experiment,
+    pattern,
+    variant,
+    connections,
+    counters,
+    ranges=None,
+    workload="tiny",
+    figures=None,
+    reps=3,
+    server_args=(),
+    threads=None,
+):
+    """A claims case document as the harness writes it (schema 2): counters are the
+    medians, ranges {counter: [lo, hi]} (default: the median itself), figures the
+    "experiment" object of every repetition."""
+    case_id = f"claims-{experiment}-{pattern}-{variant + '-' if variant else ''}c{connections}"
+    name = f"claims/{experiment}/{pattern}/{variant + '/' if variant else ''}c{connections}"
+    ranges = {k: list((ranges or {}).get(k, [v, v])) for k, v in counters.items()}
+    info = {
+        "id": case_id,
+        "name": name,
+        "kind": "claims",
+        "pattern": pattern,
+        "protocol": "frame",
+        "workload": workload,
+        "connections": connections,
+        "offered_rps": None,
+        "experiment": experiment,
+        "variant": variant,
+        "server_args": list(server_args),
+        "warmup_s": 0.1,
+        "duration_s": 0.4,
+    }
+    if threads is not None:
+        info["threads"] = threads
+    figures = figures or {}
+    return {
+        "schema": "patternbench.case/2",
+        "case": info,
+        "counters": dict(counters),
+        "verdict": {"kind": "ok"},
+        "experiment": figures,
+        "ranges": ranges,
+        "repetitions": [
+            {
+                "index": i,
+                "run_order": i,
+                "counters": dict(counters),
+                "verdict": {"kind": "ok"},
+                "experiment": figures,
+            }
+            for i in range(reps)
+        ],
+        "repetition_of_record": 0,
+    }
+
+
+def load_cases(docs, tmp):
+    """A Run of exactly these case documents (a run directory made in tmp), and its
+    cases, for testing a module's rules and section without the fixture's matrix."""
+    sys.path.insert(0, TOOLS)
+    from pbtools.rundir import load_run  # noqa: E402
+
+    run_dir = os.path.join(tmp, "claims-run")
+    os.makedirs(os.path.join(run_dir, "cases"), exist_ok=True)
+    for doc in docs:
+        with open(os.path.join(run_dir, "cases", doc["case"]["id"] + ".json"), "w") as f:
+            json.dump(doc, f)
+    run = load_run(run_dir)
+    return run, run.of_kind("claims")

@@ -89,6 +89,9 @@ class Case:
     schema: str = ""
     verdict_obj: dict | None = None  # the case file's top-level "verdict" (schema 2)
     measurement: dict | None = None  # the case file's "measurement" (schema 2)
+    # A claims case's own figures (bench/experiments.hpp): the case file's "experiment",
+    # the repetition of record's; each repetition's own is in repetitions[i]["experiment"].
+    experiment: dict | None = None
     # Repetitions: counters are medians over the repetitions, ranges their
     # [min, max]; repetitions keeps each run's own counters, verdict and measurement.
     ranges: dict = field(default_factory=dict)
@@ -134,6 +137,14 @@ class Case:
         else:
             n = 1  # a number no repetition vouches for (derived, or from the loadgen record)
         return Measure(value, min(lo, value), max(hi, value), n)
+
+    def rep_experiments(self) -> list[dict]:
+        """Each repetition's "experiment" object (claims cases); [] when absent."""
+        return [
+            r["experiment"]
+            for r in self.repetitions
+            if isinstance(r, dict) and isinstance(r.get("experiment"), dict)
+        ]
 
     def rep_counters(self) -> list[dict]:
         return [r.get("counters") or {} for r in self.repetitions if isinstance(r, dict)]

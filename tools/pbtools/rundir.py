@@ -208,6 +208,7 @@ def _case_from_doc(doc: dict, path: str) -> Case:
         schema=str(doc.get("schema") or ""),
         verdict_obj=doc.get("verdict") if isinstance(doc.get("verdict"), dict) else None,
         measurement=doc.get("measurement") if isinstance(doc.get("measurement"), dict) else None,
+        experiment=doc.get("experiment") if isinstance(doc.get("experiment"), dict) else None,
         ranges=doc.get("ranges") if isinstance(doc.get("ranges"), dict) else {},
         repetitions=[r for r in doc.get("repetitions") or [] if isinstance(r, dict)]
         if isinstance(doc.get("repetitions"), list)
