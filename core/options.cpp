@@ -87,6 +87,12 @@ void add_server_options(CLI::App& app, ServerOptions& o) {
     app.add_option("--backlog", o.backlog, "listen() backlog")
         ->check(CLI::Range(1, 1 << 20))
         ->capture_default_str();
+    app.add_option("--fastopen", o.fastopen,
+                   "TCP_FASTOPEN on the listener: accept data in the SYN, with at most this many "
+                   "such connections not yet accepted (0: off; net.ipv4.tcp_fastopen must allow "
+                   "it)")
+        ->check(CLI::Range(0, 1 << 20))
+        ->capture_default_str();
     app.add_option("--max-frame", o.max_frame,
                    "Largest frame body or reply, and largest HTTP body, in bytes")
         ->check(CLI::Range(0u, 64u << 20))

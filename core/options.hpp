@@ -24,6 +24,7 @@ struct ServerOptions {
     unsigned threads = 0;  // 0 until parsed: then the CPUs in our affinity mask
     bool nodelay = true;
     int backlog = 4096;
+    int fastopen = 0;  // TCP_FASTOPEN queue length on the listener; 0: off
     uint32_t max_frame = 1u << 20;
     uint64_t max_connections = 100000;
     Micros idle_timeout = std::chrono::seconds(60);

@@ -40,6 +40,11 @@ UniqueFd listen_tcp(const ListenConfig& config) {
     if (config.reuseport)
         set_int_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1, "setsockopt(SO_REUSEPORT)");
     check_syscall(::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), "bind");
+#ifdef TCP_FASTOPEN
+    if (config.fastopen > 0)
+        set_int_option(fd.get(), IPPROTO_TCP, TCP_FASTOPEN, config.fastopen,
+                       "setsockopt(TCP_FASTOPEN)");
+#endif
     check_syscall(::listen(fd.get(), config.backlog), "listen");
     return fd;
 }

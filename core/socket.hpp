@@ -16,6 +16,10 @@ struct ListenConfig {
     int backlog = 4096;
     bool reuseport = false;  // SO_REUSEPORT: several listeners share the port
     bool nonblocking = true;
+    // TCP_FASTOPEN: accept data carried by the SYN (a client holding this
+    // server's cookie), with at most this many such connections not yet
+    // accepted; 0 leaves it off. The net.ipv4.tcp_fastopen sysctl must allow it.
+    int fastopen = 0;
 };
 
 // socket + SO_REUSEADDR (+ SO_REUSEPORT) + bind + listen. Throws on failure.

@@ -31,8 +31,10 @@ int run(int argc, char** argv) {
 
     // Listen: the thread sleeps in poll() on the listener, or on its one
     // connection, together with the signals.
-    pb::UniqueFd listener =
-        pb::listen_tcp({.host = options.host, .port = options.port, .backlog = options.backlog});
+    pb::UniqueFd listener = pb::listen_tcp({.host = options.host,
+                                            .port = options.port,
+                                            .backlog = options.backlog,
+                                            .fastopen = options.fastopen});
     pb::DrainSignal drain;
     pb::ShutdownSignal shutdown([&] {
         drain.raise();  // the connection being served finishes its request, then closes

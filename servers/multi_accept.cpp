@@ -69,7 +69,8 @@ int run(int argc, char** argv) {
     pb::UniqueFd listener = pb::listen_tcp({.host = options.host,
                                             .port = options.port,
                                             .backlog = options.backlog,
-                                            .nonblocking = !blocking});
+                                            .nonblocking = !blocking,
+                                            .fastopen = options.fastopen});
     std::vector<std::unique_ptr<pb::LoopThread>> loops;
     std::vector<Acceptor> acceptors(blocking ? options.threads : 0);
     std::vector<pb::StatsRegistration> registered;

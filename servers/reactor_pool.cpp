@@ -34,8 +34,10 @@ int run(int argc, char** argv) {
     pb::finish_server_options(options);
 
     // Listen: only the acceptor opens descriptors, so the reserve-fd trick is safe.
-    pb::UniqueFd listener =
-        pb::listen_tcp({.host = options.host, .port = options.port, .backlog = options.backlog});
+    pb::UniqueFd listener = pb::listen_tcp({.host = options.host,
+                                            .port = options.port,
+                                            .backlog = options.backlog,
+                                            .fastopen = options.fastopen});
     pb::LoopThread acceptor(options);
     acceptor.stats.role = "acceptor";
     std::vector<std::unique_ptr<pb::LoopThread>> readers;

@@ -37,8 +37,11 @@ int run(int argc, char** argv) {
     std::vector<pb::StatsRegistration> registered;
     uint16_t port = options.port;
     for (unsigned i = 0; i < options.threads; ++i) {
-        listeners.push_back(pb::listen_tcp(
-            {.host = options.host, .port = port, .backlog = options.backlog, .reuseport = true}));
+        listeners.push_back(pb::listen_tcp({.host = options.host,
+                                            .port = port,
+                                            .backlog = options.backlog,
+                                            .reuseport = true,
+                                            .fastopen = options.fastopen}));
         int listener = listeners.back().get();
         port = pb::local_port(listener);
         auto& t = *loops.emplace_back(std::make_unique<pb::LoopThread>(options));

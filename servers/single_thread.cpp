@@ -25,8 +25,10 @@ int run(int argc, char** argv) {
     pb::finish_server_options(options);
 
     // Listen. One thread opens every descriptor, so the reserve-fd trick is safe.
-    pb::UniqueFd listener =
-        pb::listen_tcp({.host = options.host, .port = options.port, .backlog = options.backlog});
+    pb::UniqueFd listener = pb::listen_tcp({.host = options.host,
+                                            .port = options.port,
+                                            .backlog = options.backlog,
+                                            .fastopen = options.fastopen});
     pb::LoopThread main_loop(options);
     pb::StatsRegistration registered(main_loop.stats);
     main_loop.reactor.listen_on(listener.get(), 0, pb::Reactor::FdLimitPolicy::kReserveFd);

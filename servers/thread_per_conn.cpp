@@ -110,8 +110,10 @@ int run(int argc, char** argv) {
 
     // Listen: the main thread sleeps in poll() on the listener and the signals
     // together, so it is the only thread besides the connections'.
-    pb::UniqueFd listener =
-        pb::listen_tcp({.host = options.host, .port = options.port, .backlog = options.backlog});
+    pb::UniqueFd listener = pb::listen_tcp({.host = options.host,
+                                            .port = options.port,
+                                            .backlog = options.backlog,
+                                            .fastopen = options.fastopen});
     pb::DrainSignal drain;
     pb::ShutdownSignal shutdown([&] {
         drain.raise();  // idle connection threads close, busy ones finish first

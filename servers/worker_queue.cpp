@@ -116,8 +116,10 @@ int run(int argc, char** argv) {
     pb::finish_server_options(options);
 
     // Listen. Only this thread opens descriptors, so the reserve-fd trick is safe.
-    pb::UniqueFd listener =
-        pb::listen_tcp({.host = options.host, .port = options.port, .backlog = options.backlog});
+    pb::UniqueFd listener = pb::listen_tcp({.host = options.host,
+                                            .port = options.port,
+                                            .backlog = options.backlog,
+                                            .fastopen = options.fastopen});
     pb::LoopThread main_loop(options);
     std::vector<pb::ThreadStats> worker_stats(options.threads);
     std::vector<pb::StatsRegistration> registered;
