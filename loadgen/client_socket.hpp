@@ -27,8 +27,11 @@ Endpoint resolve(const std::string& host, uint16_t port);
 enum class ConnectStatus { kConnected, kInProgress, kFailed };
 
 // A non-blocking socket (TCP_NODELAY set as asked, best effort) and connect(). On kFailed,
-// `error` holds errno and `fd` is closed.
-ConnectStatus start_connect(const Endpoint& to, bool nodelay, UniqueFd& fd, int& error);
+// `error` holds errno and `fd` is closed. With `fastopen` (TCP_FASTOPEN_CONNECT,
+// Linux) a client that holds the server's cookie gets kConnected at once and its
+// first write sends the SYN with the data.
+ConnectStatus start_connect(const Endpoint& to, bool nodelay, UniqueFd& fd, int& error,
+                            bool fastopen = false);
 
 // After a non-blocking connect reported writable: 0 when connected, else the errno.
 int connect_result(int fd);

@@ -284,6 +284,8 @@ Config parse_args(const std::vector<std::string>& args) {
     app.add_option("--write-chunk", c.write_chunk,
                    "Write each request in write() calls of this many bytes (Nagle's upside)");
     app.add_flag("--quickack", c.quickack, "TCP_QUICKACK after connect and after every read");
+    app.add_flag("--fastopen", c.fastopen,
+                 "TCP_FASTOPEN_CONNECT: the first write rides in the SYN once a cookie is held");
     app.add_flag("--busy-poll", c.busy_poll,
                  "Spin on epoll_wait(0) instead of sleeping: lower latency, a CPU per thread");
     app.add_flag("--no-recv-timestamps", no_recv_timestamps,

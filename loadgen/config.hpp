@@ -70,6 +70,10 @@ struct Config {
     uint32_t split_at = 0;  // first piece for split/writev/cork/msg_more; 0: header|body boundary
     uint32_t write_chunk = 0;  // kChunks: bytes per write()
     bool quickack = false;
+    // TCP_FASTOPEN_CONNECT: connect() returns at once and the first write goes out
+    // in the SYN, when this host holds the server's cookie (one earlier handshake
+    // with it fetched one); else the handshake is the usual one and asks for a cookie.
+    bool fastopen = false;
     // Spin on epoll_wait(timeout 0) instead of sleeping in it: no wake-up latency,
     // one CPU per thread burnt.
     bool busy_poll = false;

@@ -36,7 +36,7 @@ void Worker::open(Conn& c, int64_t now) {
     int error = 0;
     c.connect_start = now;
     c.first_byte_seen = false;
-    ConnectStatus st = start_connect(endpoint_, config_.nodelay, c.fd, error);
+    ConnectStatus st = start_connect(endpoint_, config_.nodelay, c.fd, error, config_.fastopen);
     if (st == ConnectStatus::kFailed) {
         fail(c, ErrorClass::kConnect, fmt::format("connect: {}", std::strerror(error)));
         return;
