@@ -64,9 +64,11 @@ ParseStatus FrameReplyParser::feed(const uint8_t* data, size_t len, const Expect
         frame::ReplyHeader h;
         if (!frame::decode_reply_header(header_, h))
             return fail(ReplyError::kProtocol, "bad reply magic");
-        if (h.id != expect.id)
+        if (h.id != expect.id) {
+            unexpected_id_ = h.id;
             return fail(ReplyError::kVerify,
                         fmt::format("reply id {} where {} was due", h.id, expect.id));
+        }
         if (h.reply_len != expect.body_bytes)
             return fail(ReplyError::kVerify, fmt::format("reply_len {} where {} was asked",
                                                          h.reply_len, expect.body_bytes));

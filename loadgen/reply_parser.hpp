@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -41,6 +42,8 @@ public:
     bool in_progress() const { return have_ > 0 || in_body_; }
     ReplyError error() const { return error_; }
     const std::string& detail() const { return detail_; }
+    // After kError: the id of a well-formed reply that was not the one due.
+    std::optional<uint64_t> unexpected_id() const { return unexpected_id_; }
     void reset() { *this = FrameReplyParser(); }
 
 private:
@@ -51,6 +54,7 @@ private:
     bool in_body_ = false;
     uint64_t body_seen_ = 0;
     uint32_t body_len_ = 0;
+    std::optional<uint64_t> unexpected_id_;
     ReplyError error_ = ReplyError::kNone;
     std::string detail_;
 };

@@ -37,6 +37,12 @@ void RunStats::add(const RunStats& other) {
     sent += other.sent;
     unsent += other.unsent;
     dropped += other.dropped;
+    for (int64_t t : other.dropped_sent_ns) {
+        if (dropped_sent_ns.size() >= kMaxDroppedTimes) break;
+        dropped_sent_ns.push_back(t);
+    }
+    reorders += other.reorders;
+    duplicates += other.duplicates;
     bytes_read += other.bytes_read;
     bytes_written += other.bytes_written;
     connects += other.connects;

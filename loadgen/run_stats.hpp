@@ -55,7 +55,17 @@ struct RunStats {
     uint64_t sent = 0;            // measured requests written
     uint64_t unsent = 0;          // open loop: due in the window but never sent (in `latency`)
     uint64_t dropped = 0;         // measured requests lost with a failed connection
-    uint64_t bytes_read = 0;      // during the measured window
+    // When each dropped request was written (CLOCK_MONOTONIC ns), the first
+    // kMaxDroppedTimes: a harness that stopped the server at a known moment
+    // tells requests in flight then from requests sent to a server already gone.
+    std::vector<int64_t> dropped_sent_ns;
+    // Replies with a well-formed id that is not the oldest in flight on their
+    // connection (each also a verify error, which ends the connection): one
+    // still in flight further back came early (reordered), or one answered
+    // before came again (duplicate).
+    uint64_t reorders = 0;
+    uint64_t duplicates = 0;
+    uint64_t bytes_read = 0;  // during the measured window
     uint64_t bytes_written = 0;
     uint64_t connects = 0;                   // connections established, whole run
     ErrorCounts errors;                      // whole run, warm-up included: errors are never hidden
@@ -67,6 +77,7 @@ struct RunStats {
     double max_thread_busy = 0.0;
 
     static constexpr size_t kMaxErrorSamples = 8;
+    static constexpr size_t kMaxDroppedTimes = 1 << 16;
     void add(const RunStats& other);
 };
 

@@ -261,8 +261,13 @@ void Worker::finish() {
                 stats_.error_samples.push_back(
                     fmt::format("conn {}: {} requests still unanswered at the end of the drain",
                                 c.number, c.count));
-            for (size_t i = 0; i < c.count; ++i)
-                if (c.ring[(c.head + i) % c.ring.size()].measured) stats_.dropped++;
+            for (size_t i = 0; i < c.count; ++i) {
+                const InFlight& f = c.ring[(c.head + i) % c.ring.size()];
+                if (!f.measured) continue;
+                stats_.dropped++;
+                if (stats_.dropped_sent_ns.size() < RunStats::kMaxDroppedTimes)
+                    stats_.dropped_sent_ns.push_back(f.sent);
+            }
             in_flight_ -= c.count;
             c.count = 0;
         }

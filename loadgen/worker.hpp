@@ -133,6 +133,8 @@ private:
     // recv_delay_ns: the read's generator receive delay, -1 when unknown.
     void parse(Conn& c, const uint8_t* data, size_t len, int64_t now, int64_t recv_delay_ns);
     void complete(Conn& c, int64_t now, int64_t recv_delay_ns);
+    // A reply with a well-formed id other than the one due: reordered or duplicate?
+    void count_out_of_order(const Conn& c, uint64_t id);
 
     // Sending requests (worker_send.cpp).
     bool can_send(const Conn& c) const;

@@ -106,8 +106,13 @@ void Worker::fail(Conn& c, ErrorClass e, const std::string& detail) {
     if (stats_.error_samples.size() < RunStats::kMaxErrorSamples)
         stats_.error_samples.push_back(
             fmt::format("conn {}: {}: {}", c.number, to_string(e), detail));
-    for (size_t i = 0; i < c.count; ++i)
-        if (c.ring[(c.head + i) % c.ring.size()].measured) stats_.dropped++;
+    for (size_t i = 0; i < c.count; ++i) {
+        const InFlight& f = c.ring[(c.head + i) % c.ring.size()];
+        if (!f.measured) continue;
+        stats_.dropped++;
+        if (stats_.dropped_sent_ns.size() < RunStats::kMaxDroppedTimes)
+            stats_.dropped_sent_ns.push_back(f.sent);
+    }
     in_flight_ -= c.count;
     c.count = 0;
     c.head = 0;
@@ -239,6 +244,8 @@ void Worker::parse(Conn& c, const uint8_t* data, size_t len, int64_t now, int64_
         }
         off += used;
         if (st == ParseStatus::kError) {
+            if (config_.protocol == Protocol::kFrame && c.frame.unexpected_id())
+                count_out_of_order(c, *c.frame.unexpected_id());
             fail(c, error_class(err), *detail);
             return;
         }
@@ -246,6 +253,21 @@ void Worker::parse(Conn& c, const uint8_t* data, size_t len, int64_t now, int64_
         complete(c, now, recv_delay_ns);
         if (c.state != State::kOpen) return;
     }
+}
+
+void Worker::count_out_of_order(const Conn& c, uint64_t id) {
+    for (size_t i = 1; i < c.count; ++i) {
+        if (c.ring[(c.head + i) % c.ring.size()].id == id) {
+            stats_.reorders++;
+            return;
+        }
+    }
+    // Ids are the connection's number over a sequence (start_request): a lower
+    // sequence of this connection was answered (or failed) before.
+    constexpr uint64_t kSeqMask = (uint64_t{1} << 40) - 1;
+    if ((id >> 40) == static_cast<uint64_t>(c.number) &&
+        (id & kSeqMask) < (c.ring[c.head].id & kSeqMask))
+        stats_.duplicates++;
 }
 
 void Worker::complete(Conn& c, int64_t now, int64_t recv_delay_ns) {
