@@ -155,6 +155,21 @@ void VethPair::remove() {
     server_if_.clear();
 }
 
+void VethPair::limit_egress(bool client_side, const std::string& rate,
+                            const std::string& latency) const {
+    std::string tc;
+    for (const char* p : {"/usr/sbin/tc", "/sbin/tc", "/usr/bin/tc"})
+        if (tc.empty() && ::access(p, X_OK) == 0) tc = p;
+    if (tc.empty()) throw NetnsUnavailable("no tc(8) (iproute2) in /usr/sbin, /sbin or /usr/bin");
+    const std::string& ns = client_side ? client_ns_ : server_ns_;
+    const std::string& dev = client_side ? client_if_ : server_if_;
+    std::string out;
+    int rc = run_command({tc, "-n", ns, "qdisc", "add", "dev", dev, "root", "tbf", "rate", rate,
+                          "burst", std::to_string(2 * mtu_), "latency", latency},
+                         out);
+    if (rc != 0) throw NetnsUnavailable(fmt::format("tc tbf on {} failed ({}): {}", dev, rc, out));
+}
+
 void VethPair::sysctl_both(const std::string& key, const std::string& value) const {
     std::string path = "/proc/sys/" + key;
     for (char& ch : path)

@@ -45,6 +45,11 @@ public:
     const std::string& server_addr() const { return server_addr_; }
     int mtu() const { return mtu_; }
 
+    // A token-bucket qdisc (tc-tbf(8)) on one end's egress: `rate` (tc's
+    // units, "100mbit"), a burst of one MTU-sized packet's worth, and a queue of
+    // at most `latency` ("20ms"). Throws NetnsUnavailable when tc refuses.
+    void limit_egress(bool client_side, const std::string& rate, const std::string& latency) const;
+
     // Writes /proc/sys/<key> (dots for slashes) inside both namespaces. Throws
     // NetnsUnavailable when refused.
     void sysctl_both(const std::string& key, const std::string& value) const;
