@@ -178,7 +178,8 @@ def section(report, cases) -> str:
             ls,
             "futile_per_accept",
             "claims-accept-futile",
-            "Futile wake-ups per accept vs threads",
+            "Futile wake-ups per accept vs threads "
+            "(0 where no listener has two waiters: blocking, reuseport, reactor-pool)",
             "futile wake-ups per accept (server lifetime)",
         )
         + "\n\n"
