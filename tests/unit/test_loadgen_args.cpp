@@ -88,3 +88,8 @@ TEST_CASE("command line: defaults, knobs and refusals", "[loadgen]") {
         CHECK(text.find("Closed loop") != std::string::npos);
     }
 }
+
+TEST_CASE("fastopen flag: TCP_FASTOPEN_CONNECT, off by default", "[loadgen]") {
+    CHECK_FALSE(lg::parse_args({"127.0.0.1:1"}).fastopen);
+    CHECK(lg::parse_args({"127.0.0.1:1", "--fastopen", "--connect-per-request"}).fastopen);
+}

@@ -114,3 +114,13 @@ TEST_CASE("bad flag values are rejected, not ignored", "[unit][options]") {
         CHECK(parse(bad, o) != 0);
     }
 }
+
+TEST_CASE("fastopen flag: the listener's TFO queue, off by default", "[unit][options]") {
+    pb::ServerOptions o;
+    REQUIRE(parse({}, o) == 0);
+    CHECK(o.fastopen == 0);
+    REQUIRE(parse({"--fastopen", "256"}, o) == 0);
+    CHECK(o.fastopen == 256);
+    pb::ServerOptions bad;
+    CHECK(parse({"--fastopen", "-1"}, bad) != 0);
+}

@@ -89,3 +89,15 @@ TEST_CASE("two SO_REUSEPORT listeners share one port", "[unit][socket]") {
         CHECK(std::string(e.what()).find("bind") != std::string::npos);
     }
 }
+
+TEST_CASE("a listener's TCP_FASTOPEN queue is the one asked for, none by default",
+          "[unit][socket]") {
+    auto queue = [](int fd) {
+        int qlen = -1;
+        socklen_t len = sizeof qlen;
+        REQUIRE(::getsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN, &qlen, &len) == 0);
+        return qlen;
+    };
+    CHECK(queue(pb::listen_tcp({}).get()) == 0);
+    CHECK(queue(pb::listen_tcp({.fastopen = 16}).get()) == 16);
+}
