@@ -99,6 +99,11 @@ def controls(cases) -> dict[str, list]:
 # --- the section ----------------------------------------------------------------------
 
 
+def served(c) -> bool:
+    """Some of its connections came up: its p99 describes them (none: the harness's 0)."""
+    return (c.c("connections_up") if c.c("connections_up") is not None else 1) > 0
+
+
 def refused_cell(report, c) -> str:
     r = c.c("refused")
     if r is None:
@@ -129,7 +134,7 @@ def idle_table(report, cases) -> str:
                     refused_cell(report, c),
                     val(c, "peak_threads", u.count),
                     val(c, "peak_rss_kb", u.memory_kb),
-                    report.flag(c, val(c, "p99_us", u.latency)),
+                    report.flag(c, val(c, "p99_us", u.latency)) if served(c) else u.DASH,
                     val(c, "errors", u.count),
                     val(c, "bringup_s", u.plain),
                     probe_cell(c),
@@ -142,7 +147,7 @@ def idle_table(report, cases) -> str:
             [
                 "server",
                 "connections",
-                "refused",
+                "never came up",
                 "peak threads",
                 "peak RSS",
                 "p99 (connections up)",
@@ -271,8 +276,9 @@ def section(report, cases) -> str:
         "so most of them wait idle; server-thread-per-conn as shipped, with "
         f"`--max-threads {bound_text}`, and server-worker-queue and server-single as controls. "
         "At the bound the thread-per-conn acceptor closes each new connection at once and counts "
-        "it (thread_cap): those clients are **refused**, not queued. Refused = connections that "
-        "never came up (the loadgen's bring-up). The p99 is over the connections that came up; "
+        "it (thread_cap): those clients are **refused**, not queued. **Never came up**: connections "
+        "without a first reply within the loadgen's 3 s bring-up (refused at the bound, or not served "
+        "in time without one). The p99 is over the connections that came up; "
         "peak RSS is the server's VmHWM. Median [min-max] over the repetitions. **Newcomers**: "
         "a probe opened a new connection every 25 ms through the window.\n",
         growth_chart(report, cases),
@@ -363,18 +369,28 @@ def p4(run, cases):
 def degraded(lo, hi) -> tuple[bool, str]:
     """Whether a series got worse from its smallest to its largest count: p99 beyond the
     noise, or errors, refused clients or newcomers refused or timed out appearing."""
-    d, text = compare(lo, hi, "p99_us", u.latency)
+    d, text = (None, "not measured: no connection came up")
+    if served(lo) and served(hi):
+        d, text = compare(lo, hi, "p99_us", u.latency)
     worse = bool(d is not None and d.differ and d.sign > 0)
     bad = [
         k
         for k in ("errors", "refused", "probe_refused", "probe_timeouts")
         if (hi.c(k) or 0) > (lo.c(k) or 0)
     ]
-    parts = [f"p99 {text}"] + [f"{k} {u.count(hi.c(k))} at {u.count(hi.connections)}" for k in bad]
+    parts = [f"p99 {text}"] + [
+        f"{WHAT.get(k, k)} {u.count(hi.c(k))} at {u.count(hi.connections)}" for k in bad
+    ]
     return worse or bool(bad), "; ".join(parts)
 
 
+# How the evidence names the failures it counts.
+WHAT = {"refused": "connections that never came up", "probe_refused": "newcomers refused"}
+
+
 def p99_ratio(lo, hi) -> float | None:
+    if not (served(lo) and served(hi)):
+        return None
     a, b = lo.c("p99_us"), hi.c("p99_us")
     return b / a if a and b is not None else None
 
