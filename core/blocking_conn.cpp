@@ -122,6 +122,7 @@ BlockingConnection::Wait BlockingConnection::wait_for(short events, Clock::time_
         {fd_, events, 0}, {signals_ ? signals_->fd() : -1, POLLIN, 0}, {drain_.fd(), POLLIN, 0}};
     for (;;) {
         int n = ::poll(fds, watch_drain ? 3 : 2, ms_until(deadline));
+        stats_.count(Syscall::kPoll);
         if (n < 0) {
             if (errno == EINTR) continue;
             return Wait::kError;
@@ -141,6 +142,7 @@ BlockingConnection::Wait BlockingConnection::wait_for(short events, Clock::time_
 
 bool BlockingConnection::receive() {
     ssize_t n = ::recv(fd_, in_.prepare(kReadChunk), kReadChunk, MSG_DONTWAIT);
+    stats_.count(Syscall::kRead);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return true;
         stats_.count(ErrorKind::kRead);
@@ -197,6 +199,7 @@ bool BlockingConnection::flush() {
     Clock::time_point blocked_since;
     while (!out_.empty()) {
         ssize_t n = ::send(fd_, out_.peek(), out_.readable(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        stats_.count(Syscall::kWrite);
         if (n > 0) {
             out_.consume(static_cast<size_t>(n));
             stats_.bytes_out += static_cast<uint64_t>(n);
@@ -273,9 +276,11 @@ AcceptStep classify_accept(AcceptStatus status, ThreadStats& stats) {
 
 // Sleeps in poll() on `signals` and, unless it is -1, on `listen_fd`, for up
 // to `timeout_ms` (-1: no limit), and handles any signal that arrived.
-void wait_accept_or_signal(int listen_fd, ShutdownSignal& signals, int timeout_ms) {
+void wait_accept_or_signal(int listen_fd, ShutdownSignal& signals, int timeout_ms,
+                           ThreadStats& stats) {
     pollfd fds[2] = {{signals.fd(), POLLIN, 0}, {listen_fd, POLLIN, 0}};
     int n = ::poll(fds, listen_fd < 0 ? 1 : 2, timeout_ms);
+    stats.count(Syscall::kPoll);
     if (n > 0 && fds[0].revents != 0) signals.dispatch();
 }
 
@@ -284,6 +289,7 @@ void wait_accept_or_signal(int listen_fd, ShutdownSignal& signals, int timeout_m
 UniqueFd accept_blocking(int listen_fd, bool nonblocking, ThreadStats& stats) {
     for (;;) {
         AcceptResult r = accept_connection(listen_fd, nonblocking);
+        stats.count(Syscall::kAccept);
         switch (classify_accept(r.status, stats)) {
             case AcceptStep::kReturn:
                 return std::move(r.fd);
@@ -301,8 +307,9 @@ UniqueFd accept_or_signal(int listen_fd, ShutdownSignal& signals, ThreadStats& s
     for (;;) {
         // Poll first, every time: under a stream of connections accept() would
         // never come back empty, and a signal would wait behind all of them.
-        wait_accept_or_signal(listen_fd, signals, -1);
+        wait_accept_or_signal(listen_fd, signals, -1, stats);
         AcceptResult r = accept_connection(listen_fd, false);
+        stats.count(Syscall::kAccept);
         switch (classify_accept(r.status, stats)) {
             case AcceptStep::kReturn:
                 return std::move(r.fd);
@@ -310,7 +317,7 @@ UniqueFd accept_or_signal(int listen_fd, ShutdownSignal& signals, ThreadStats& s
             case AcceptStep::kEmpty:  // woken by a signal, or the connection died
                 break;
             case AcceptStep::kPause:
-                wait_accept_or_signal(-1, signals, static_cast<int>(kAcceptPause.count()));
+                wait_accept_or_signal(-1, signals, static_cast<int>(kAcceptPause.count()), stats);
                 break;
         }
     }

@@ -70,22 +70,23 @@ void EventLoop::stop() {
     wake();
 }
 
-void EventLoop::post(Task task) {
+bool EventLoop::post(Task task) {
     {
         std::lock_guard lock(posted_mutex_);
         posted_.push_back(std::move(task));
     }
-    wake();
+    return wake();
 }
 
-void EventLoop::wake() {
+bool EventLoop::wake() {
     // Coalesce: one pending wake-up is enough, however many posts arrive.
-    if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+    if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return false;
     wake_fd_.notify();
+    return true;
 }
 
 void EventLoop::drain_wakeup() {
-    wake_fd_.drain();
+    stats_->syscalls[Syscall::kWakeup] += wake_fd_.drain();
     wake_pending_.store(false, std::memory_order_release);
 }
 
@@ -132,6 +133,7 @@ void EventLoop::run() {
     std::array<PollEvent, 128> events;
     while (!stopping_.load(std::memory_order_acquire)) {
         int n = poller_.wait(events, next_timeout_ms());
+        stats_->count(Syscall::kPoll);
         now_ = Clock::now();
         ++wakeups_;
         for (int i = 0; i < n; ++i) {

@@ -16,6 +16,7 @@
 
 #include "clock.hpp"
 #include "poller.hpp"
+#include "stats.hpp"
 #include "wake_fd.hpp"
 
 namespace pb {
@@ -48,8 +49,15 @@ public:
     void run();
     // Any thread. Makes run() return.
     void stop();
-    // Any thread. Runs `task` in the loop thread on its next iteration.
-    void post(Task task);
+    // Any thread. Runs `task` in the loop thread on its next iteration. True
+    // when this call wrote the wake fd (a system call, for the caller to count
+    // as Syscall::kWakeup); false when a wake-up was already pending.
+    bool post(Task task);
+
+    // The loop's own system calls (epoll_wait, draining its wake fd) are
+    // counted in `stats`, which must belong to the thread that runs the loop
+    // and outlive it. Until then they go to a ThreadStats nobody reads.
+    void count_syscalls_in(ThreadStats& stats) { stats_ = &stats; }
 
     // The time of the current iteration, read once per wake-up.
     Clock::time_point now() const { return now_; }
@@ -63,7 +71,7 @@ private:
         bool operator>(const Timer& o) const { return when > o.when; }
     };
 
-    void wake();
+    bool wake();
     void drain_wakeup();
     void run_posted();
     void run_timers();
@@ -86,6 +94,8 @@ private:
 
     Clock::time_point now_ = Clock::now();
     uint64_t wakeups_ = 0;
+    ThreadStats unread_stats_;
+    ThreadStats* stats_ = &unread_stats_;
 };
 
 }  // namespace pb

@@ -10,10 +10,10 @@ void LoopThread::join() {
     if (thread.joinable()) thread.join();
 }
 
-void LoopThread::post_adopt(UniqueFd fd) {
+bool LoopThread::post_adopt(UniqueFd fd) {
     // std::function needs a copyable task: the fd travels in a shared_ptr.
     auto conn = std::make_shared<UniqueFd>(std::move(fd));
-    loop.post([this, conn] { reactor.adopt(std::move(*conn)); });
+    return loop.post([this, conn] { reactor.adopt(std::move(*conn)); });
 }
 
 void LoopThread::post_shutdown(std::function<void()> on_drained) {

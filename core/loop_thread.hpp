@@ -36,7 +36,8 @@ struct LoopThread {
 
     // Any thread. The loop adopts `fd` (Reactor::adopt(), which enforces
     // --max-connections); if the loop never runs the task, `fd` closes with it.
-    void post_adopt(UniqueFd fd);
+    // True when it woke the loop (EventLoop::post()): the caller's system call.
+    bool post_adopt(UniqueFd fd);
     // Any thread. The Reactor drains (Reactor::begin_shutdown()); once it has,
     // `on_drained` runs, on the loop's thread, and the loop stops.
     void post_shutdown(std::function<void()> on_drained = {});

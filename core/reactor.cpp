@@ -53,6 +53,7 @@ Clock::duration sweep_period(const ServerOptions& o) {
 Reactor::Reactor(EventLoop& loop, const ServerOptions& options, ThreadStats& stats)
     : loop_(loop), options_(options), stats_(stats), scratch_(kReadChunk) {
     sweep_timer_ = loop_.run_every(sweep_period(options_), [this] { sweep(); });
+    loop_.count_syscalls_in(stats_);  // the loop runs on this Reactor's thread
 }
 
 Reactor::~Reactor() {
@@ -77,6 +78,7 @@ void Reactor::listen_on(int listen_fd, uint32_t flags, FdLimitPolicy policy) {
 void Reactor::on_acceptable() {
     for (int i = 0; i < kAcceptBatch; ++i) {
         AcceptResult r = accept_connection(listen_fd_);
+        stats_.count(Syscall::kAccept);
         switch (r.status) {
             case AcceptStatus::kOk:
                 ++stats_.accepted;
@@ -99,6 +101,7 @@ void Reactor::on_acceptable() {
                 if (fd_policy_ == FdLimitPolicy::kReserveFd && reserve_fd_) {
                     reserve_fd_.reset();
                     AcceptResult shed = accept_connection(listen_fd_);
+                    stats_.count(Syscall::kAccept);
                     shed.fd.reset();
                     reserve_fd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
                     if (shed.status == AcceptStatus::kOk) continue;
@@ -166,6 +169,7 @@ void Reactor::on_event(int fd, uint32_t mask) {
 
 void Reactor::on_readable(Connection& c) {
     ssize_t n = ::recv(c.fd.get(), scratch_.data(), scratch_.size(), 0);
+    stats_.count(Syscall::kRead);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
         stats_.count(ErrorKind::kRead);
@@ -289,6 +293,7 @@ bool Reactor::flush(Connection& c) {
     stats_.output_high_water = std::max<uint64_t>(stats_.output_high_water, c.out.readable());
     while (!c.out.empty()) {
         ssize_t n = ::send(c.fd.get(), c.out.peek(), c.out.readable(), MSG_NOSIGNAL);
+        stats_.count(Syscall::kWrite);
         if (n > 0) {
             c.out.consume(static_cast<size_t>(n));
             stats_.bytes_out += static_cast<uint64_t>(n);

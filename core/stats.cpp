@@ -36,10 +36,26 @@ constexpr auto kErrorKindNames = std::to_array({
     "socket_option",
 });
 
+constexpr auto kSyscallNames = std::to_array({"read", "write", "poll", "accept", "wakeup"});
+
 }  // namespace
 
 const char* to_string(ErrorKind kind) {
     return error_name(kind, kErrorKindNames);
+}
+
+const char* to_string(Syscall kind) {
+    return error_name(kind, kSyscallNames);
+}
+
+uint64_t SyscallCounts::total() const {
+    uint64_t sum = 0;
+    for (const Counter& n : counts_) sum += n.load();
+    return sum;
+}
+
+void SyscallCounts::add(const SyscallCounts& other) {
+    for (size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i].load();
 }
 
 void ThreadStats::add(const ThreadStats& o) {
@@ -53,9 +69,21 @@ void ThreadStats::add(const ThreadStats& o) {
     output_high_water = std::max(output_high_water, o.output_high_water);
     queue_high_water = std::max(queue_high_water, o.queue_high_water);
     errors.add(o.errors);
+    syscalls.add(o.syscalls);
 }
 
 namespace {
+
+// {"read": N, "write": N, ...}: the same keys in the stats file and the snapshots.
+void append_syscalls(std::string& out, const SyscallCounts& counts) {
+    out += '{';
+    const char* separator = "";
+    counts.for_each([&](Syscall kind, uint64_t n) {
+        fmt::format_to(std::back_inserter(out), "{}\"{}\": {}", separator, to_string(kind), n);
+        separator = ", ";
+    });
+    out += '}';
+}
 
 void append_thread(std::string& out, const ThreadStats& t, const char* indent) {
     fmt::format_to(
@@ -73,7 +101,9 @@ void append_thread(std::string& out, const ThreadStats& t, const char* indent) {
         fmt::format_to(std::back_inserter(out), "{}\"{}\": {}", separator, to_string(kind), n);
         separator = ", ";
     });
-    fmt::format_to(std::back_inserter(out), "}}\n{}}}", indent);
+    fmt::format_to(std::back_inserter(out), "}},\n{}  \"syscalls\": ", indent);
+    append_syscalls(out, t.syscalls);
+    fmt::format_to(std::back_inserter(out), "\n{}}}", indent);
 }
 
 }  // namespace
@@ -120,6 +150,7 @@ struct Entry {
     std::string role;
     uint64_t requests = 0;  // folded in from registrations that ended
     uint64_t accepted = 0;
+    SyscallCounts syscalls;
     std::vector<const ThreadStats*> live;
 };
 
@@ -161,6 +192,7 @@ StatsRegistration::~StatsRegistration() {
     Entry& e = r.entries[entry_];
     e.requests += stats_->requests.load();
     e.accepted += stats_->accepted.load();
+    e.syscalls.add(stats_->syscalls);
     e.live.erase(std::find(e.live.begin(), e.live.end(), stats_));
 }
 
@@ -201,13 +233,16 @@ void write_snapshot() {
     std::string per_thread;
     uint64_t requests = 0;
     uint64_t accepted = 0;
+    SyscallCounts syscalls;  // every thread's, live and finished: the process's
     for (size_t id = 0; id < r.entries.size(); ++id) {
         const Entry& e = r.entries[id];
         uint64_t req = e.requests;
         uint64_t acc = e.accepted;
+        syscalls.add(e.syscalls);
         for (const ThreadStats* t : e.live) {
             req += t->requests.load();
             acc += t->accepted.load();
+            syscalls.add(t->syscalls);
         }
         requests += req;
         accepted += acc;
@@ -215,8 +250,9 @@ void write_snapshot() {
                        "{}{{\"id\": {}, \"role\": \"{}\", \"requests\": {}, \"accepted\": {}}}",
                        id ? ", " : "", id, e.role, req, acc);
     }
-    fmt::format_to(out, "\"requests\": {}, \"accepted\": {}, \"per_thread\": [{}]}}\n", requests,
-                   accepted, per_thread);
+    fmt::format_to(out, "\"requests\": {}, \"accepted\": {}, \"syscalls\": ", requests, accepted);
+    append_syscalls(line, syscalls);
+    fmt::format_to(out, ", \"per_thread\": [{}]}}\n", per_thread);
     // One write(2) on an O_APPEND descriptor: a reader never sees half a line
     // from us, and lines never interleave.
     ssize_t n = ::write(r.snapshot_fd.get(), line.data(), line.size());

@@ -1,9 +1,11 @@
 // Per-thread server counters. Each thread owns one ThreadStats and is the only
 // writer; the main thread reads them after join (or after the owning loop has
-// stopped). The two counters a SIGUSR1 snapshot reads while the owner runs,
-// requests and accepted, are Counters; the rest are plain integers.
+// stopped). The counters a SIGUSR1 snapshot reads while the owner runs,
+// requests, accepted and the system calls by kind, are Counters; the rest are
+// plain integers.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -57,6 +59,39 @@ private:
     std::atomic<uint64_t> value_{0};
 };
 
+// The system calls a server makes per request, by kind (servers/README.md,
+// "System calls"), counted by the calling thread at each call site, failed
+// calls (EAGAIN) included: they cost a trip into the kernel all the same.
+enum class Syscall : uint8_t {
+    kRead,    // recv()/read() on a connection
+    kWrite,   // send()/write()/writev() on a connection
+    kPoll,    // epoll_wait()/kevent(), or poll() in a blocking server: waiting for readiness
+    kAccept,  // accept()/accept4(), whatever it returned
+    // A hand-off between threads: an eventfd (pipe) write that wakes a loop and
+    // the read that drains it; a condition variable's notify and wait (either
+    // may or may not reach futex()).
+    kWakeup,
+    kCount
+};
+const char* to_string(Syscall kind);  // the stats file's key: "read", "write", ...
+
+// One Counter per Syscall kind: a snapshot reads them while the owner counts.
+class SyscallCounts {
+public:
+    Counter& operator[](Syscall k) { return counts_[static_cast<size_t>(k)]; }
+    uint64_t operator[](Syscall k) const { return counts_[static_cast<size_t>(k)].load(); }
+    uint64_t total() const;
+    void add(const SyscallCounts& other);
+    // Calls f(kind, count) for every kind, in the enum's order.
+    template <typename F>
+    void for_each(F&& f) const {
+        for (size_t i = 0; i < counts_.size(); ++i) f(static_cast<Syscall>(i), counts_[i].load());
+    }
+
+private:
+    std::array<Counter, static_cast<size_t>(Syscall::kCount)> counts_{};
+};
+
 struct ThreadStats {
     std::string role = "loop";  // "loop", "acceptor", "worker", "connection", ...
     Counter accepted;
@@ -69,8 +104,11 @@ struct ThreadStats {
     uint64_t output_high_water = 0;  // most bytes buffered for one connection
     uint64_t queue_high_water = 0;   // worker-queue depth, where there is one
     ErrorCounts<ErrorKind> errors;
+    SyscallCounts syscalls;
 
     void count(ErrorKind kind) { ++errors[kind]; }
+    // Owner thread only: one system call of `kind` made.
+    void count(Syscall kind) { ++syscalls[kind]; }
     uint64_t error_count(ErrorKind kind) const { return errors[kind]; }
     void add(const ThreadStats& other);
 };
@@ -95,13 +133,14 @@ void write_stats_file(const std::string& path, const ProcessStats& process,
 uint64_t current_thread_count();
 
 // SIGUSR1 snapshots (servers/README.md): the process-wide list of the threads
-// whose requests and accepted counters a snapshot reads. Every registration
+// whose requests, accepted and syscalls counters a snapshot reads. Every registration
 // is listed under an id, in registration order, and stays listed after it
 // ends, its final counts kept, so a snapshot's totals include exited threads.
 // Registering and unregistering take a mutex: once per thread, never per request.
 //
 // Any thread may register; `stats` must outlive the registration, its role is
-// read when registering, and only its requests and accepted are read after that.
+// read when registering, and only its requests, accepted and syscalls are read
+// after that.
 class StatsRegistration {
 public:
     // A thread of its own: a new entry with the next id.
@@ -132,7 +171,7 @@ void open_snapshot_file(const std::string& path);
 // before open_snapshot_file(). The line:
 //   {"seq", "t_ns" (CLOCK_MONOTONIC), "utime_us", "stime_us", "nvcsw",
 //    "nivcsw", "maxrss_kb" (getrusage RUSAGE_SELF), "threads_now",
-//    "requests", "accepted" (process totals),
+//    "requests", "accepted", "syscalls": {"read", "write", ...} (process totals),
 //    "per_thread": [{"id", "role", "requests", "accepted"}, ...]}
 void write_snapshot();
 

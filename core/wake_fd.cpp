@@ -33,11 +33,14 @@ void WakeFd::notify() noexcept {
     (void)n;
 }
 
-void WakeFd::drain() noexcept {
+int WakeFd::drain() noexcept {
     std::array<char, 64> sink;
+    int calls = 1;
     while (::read(read_.get(), sink.data(), sink.size()) > 0) {
         if (!write_.valid()) break;  // an eventfd is drained by one read
+        ++calls;
     }
+    return calls;
 }
 
 }  // namespace pb

@@ -25,7 +25,9 @@ public:
     void notify() noexcept;
 
     // Makes fd() unreadable again, whatever number of notify() calls came.
-    void drain() noexcept;
+    // Returns the read() calls that took (one for an eventfd), for the caller
+    // to count.
+    int drain() noexcept;
 
 private:
     UniqueFd read_;

@@ -42,7 +42,7 @@ struct Acceptor {
 // once the listener is shut, queues the loop's shutdown behind those hand-offs.
 void accept_into(pb::LoopThread& t, int listener, pb::ThreadStats& stats) {
     while (pb::UniqueFd fd = pb::accept_blocking(listener, true, stats))
-        t.post_adopt(std::move(fd));
+        if (t.post_adopt(std::move(fd))) stats.count(pb::Syscall::kWakeup);
     t.post_shutdown();
 }
 

@@ -50,8 +50,10 @@ int run(int argc, char** argv) {
     // Round-robin. The cap is per reader loop (post_adopt()), as it is per
     // loop in the other multi-loop patterns.
     size_t next = 0;
-    acceptor.reactor.set_hand_off(
-        [&](pb::UniqueFd fd) { readers[next++ % readers.size()]->post_adopt(std::move(fd)); });
+    acceptor.reactor.set_hand_off([&](pb::UniqueFd fd) {
+        if (readers[next++ % readers.size()]->post_adopt(std::move(fd)))
+            acceptor.stats.count(pb::Syscall::kWakeup);
+    });
     acceptor.reactor.listen_on(listener.get(), 0, pb::Reactor::FdLimitPolicy::kReserveFd);
     // The acceptor takes the signals. The readers' shutdown is posted once it
     // has stopped accepting, so it queues behind every hand-off already posted.

@@ -42,7 +42,8 @@ public:
 
     // Loop thread. False when full: the loop holds the request back, stops
     // reading that connection and offers it again on retry_dispatch().
-    bool try_push(const Job& job) {
+    // `stats` are the loop's: the notify is its hand-off.
+    bool try_push(const Job& job, pb::ThreadStats& stats) {
         std::lock_guard lock(mutex_);
         if (jobs_.size() >= depth_) {
             loop_waiting_ = true;
@@ -51,14 +52,19 @@ public:
         jobs_.push_back(job);
         high_water_ = std::max(high_water_, jobs_.size());
         ready_.notify_one();
+        stats.count(pb::Syscall::kWakeup);  // futex() only if a worker waits
         return true;
     }
 
     // Worker threads. Blocks for a job; nullopt once closed. `freed_for_loop`
-    // says the loop was refused since the last pop and should retry.
-    std::optional<Job> pop(bool& freed_for_loop) {
+    // says the loop was refused since the last pop and should retry. Each
+    // time it has to sleep counts as a wake-up in the worker's `stats`.
+    std::optional<Job> pop(bool& freed_for_loop, pb::ThreadStats& stats) {
         std::unique_lock lock(mutex_);
-        ready_.wait(lock, [&] { return closed_ || !jobs_.empty(); });
+        while (!closed_ && jobs_.empty()) {
+            stats.count(pb::Syscall::kWakeup);
+            ready_.wait(lock);
+        }
         if (closed_) return std::nullopt;  // the loop is gone: nobody wants the rest
         Job job = std::move(jobs_.front());
         jobs_.pop_front();
@@ -90,15 +96,17 @@ private:
 // Worker thread: runs requests and hands each reply back to the loop.
 void work(JobQueue& queue, pb::EventLoop& loop, pb::Reactor& reactor, pb::ThreadStats& stats) {
     bool freed_for_loop = false;
-    while (auto job = queue.pop(freed_for_loop)) {
-        if (freed_for_loop) loop.post([&reactor] { reactor.retry_dispatch(); });
+    while (auto job = queue.pop(freed_for_loop, stats)) {
+        if (freed_for_loop && loop.post([&reactor] { reactor.retry_dispatch(); }))
+            stats.count(pb::Syscall::kWakeup);
         pb::execute(job->request);
         pb::Buffer reply;
         pb::write_reply(job->request, reply);
         ++stats.requests;
-        loop.post([&reactor, conn = job->conn, reply = std::move(reply)]() mutable {
+        bool woke = loop.post([&reactor, conn = job->conn, reply = std::move(reply)]() mutable {
             reactor.complete(conn, std::move(reply));
         });
+        if (woke) stats.count(pb::Syscall::kWakeup);
     }
 }
 
@@ -130,7 +138,7 @@ int run(int argc, char** argv) {
     }
     JobQueue queue(queue_depth);
     main_loop.reactor.set_dispatcher([&](pb::Reactor::ConnRef conn, const pb::Request& request) {
-        return queue.try_push({conn, request});
+        return queue.try_push({conn, request}, main_loop.stats);
     });
     main_loop.reactor.listen_on(listener.get(), 0, pb::Reactor::FdLimitPolicy::kReserveFd);
     pb::ShutdownSignal shutdown(main_loop.loop, [&] { main_loop.post_shutdown(); });
