@@ -38,6 +38,7 @@ ServerProcess::ServerProcess(const std::string& binary, std::vector<std::string>
 
     std::vector<std::string> argv_s{bin_path(binary), "--host", "127.0.0.1", "--port", "0"};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
+    argv_s.insert(argv_s.begin(), spawn.prefix.begin(), spawn.prefix.end());
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);

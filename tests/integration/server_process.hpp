@@ -20,6 +20,9 @@ std::string bin_path(const std::string& name);
 struct SpawnOptions {
     long rlimit_nofile = 0;  // > 0: RLIMIT_NOFILE for the child
     std::chrono::milliseconds start_timeout = 10s;
+    // A command to run the server under ({"/usr/bin/strace", "-f", ..., "--"}):
+    // pid() is then that command's, and the server is its child.
+    std::vector<std::string> prefix = {};
 };
 
 class ServerProcess {
