@@ -325,5 +325,46 @@ class ReportTest(RenderedFixture, unittest.TestCase):
                 )
 
 
+class SyscallsTableTest(unittest.TestCase):
+    """The cost section's "System calls per request by kind" table, from each focus
+    case's measurement.syscalls (the fixture run predates the counts)."""
+
+    @staticmethod
+    def case(pattern, syscalls):
+        from types import SimpleNamespace
+
+        measurement = {"syscalls": syscalls} if syscalls is not None else {}
+        return SimpleNamespace(pattern=pattern, measurement=measurement)
+
+    def test_one_row_per_case_with_counts_in_kind_order(self):
+        from pbtools.report_matrix import SYSCALL_KINDS, syscalls_table
+
+        single = {"read": 1.0, "write": 1.0, "poll": 0.25, "accept": 0.0, "wakeup": 0.0}
+        queue = {"read": 1.0, "write": 1.0, "poll": 0.18, "accept": 0.0, "wakeup": 1.32}
+        cats = [
+            (
+                "tiny\n16 conns",
+                {
+                    "single": self.case("single", single),
+                    "worker-queue": self.case("worker-queue", queue),
+                    "thread-per-conn": self.case("thread-per-conn", None),
+                },
+            )
+        ]
+        rows = {r["pattern"]: r for r in table_with(syscalls_table(cats), "wakeup")}
+        self.assertEqual(set(rows), {"single", "worker-queue"})  # no counts, no row
+        for p, want in (("single", single), ("worker-queue", queue)):
+            self.assertEqual(rows[p]["workload"], "tiny, 16 conns")
+            for k in SYSCALL_KINDS:
+                self.assertAlmostEqual(parse_number(rows[p][k]), want[k], delta=0.0006, msg=k)
+
+    def test_nothing_without_counts(self):
+        from pbtools.report_matrix import syscalls_table
+
+        self.assertEqual(
+            syscalls_table([("tiny\n16 conns", {"single": self.case("single", None)})]), ""
+        )
+
+
 if __name__ == "__main__":
     unittest.main()

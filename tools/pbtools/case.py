@@ -28,6 +28,7 @@ SERVER_COUNTERS = [
 COUNTER_NAMES = [
     *SERVER_COUNTERS,
     "peak_threads",
+    "syscalls_per_req",
     "jain_requests",
     "maxmin_requests",
     "jain_accepts",

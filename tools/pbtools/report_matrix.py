@@ -23,6 +23,31 @@ from .report_markdown import (
 )
 from .rundir import pattern_key
 
+# The kinds a server counts (core/stats.hpp Syscall), in the table's order.
+SYSCALL_KINDS = ["read", "write", "poll", "accept", "wakeup"]
+
+
+def syscalls_table(cats) -> str:
+    """System calls per request by kind for the cost table's cases (the run of
+    record's window, measurement.syscalls); empty when no case has them."""
+    rows = []
+    for label, by_p in cats:
+        for p in sorted(by_p, key=pattern_key):
+            per_kind = (by_p[p].measurement or {}).get("syscalls")
+            if not isinstance(per_kind, dict):
+                continue
+            cells = [u.plain(per_kind.get(k)) for k in SYSCALL_KINDS]
+            rows.append([label.replace("\n", ", "), p, *cells])
+    if not rows:
+        return ""
+    return (
+        "System calls per request by kind, counted by the server itself over the window "
+        '(servers/README.md, "System calls"): read and write on connections, poll '
+        "(epoll_wait, or poll() in the blocking servers), accept, and wakeup (a hand-off "
+        "between threads: eventfd writes and drains, condition variable notifies and waits).\n\n"
+        + table(["workload", "pattern", *SYSCALL_KINDS], rows, "ll" + "r" * len(SYSCALL_KINDS))
+    )
+
 
 class MatrixSections:
     def throughput_section(self) -> str:
@@ -203,6 +228,7 @@ class MatrixSections:
                         self.flag(c, val(c, "cpu_us_per_req", u.plain)),
                         val(c, "vcsw_per_req", u.plain),
                         val(c, "ivcsw_per_req", u.plain),
+                        val(c, "syscalls_per_req", u.plain),
                         val(c, "peak_threads", u.count),
                         val(c, "peak_rss_kb", u.memory_kb),
                     ]
@@ -215,14 +241,16 @@ class MatrixSections:
                     "CPU us/req",
                     "vol. cs/req",
                     "invol. cs/req",
+                    "syscalls/req",
                     "peak threads",
                     "peak RSS",
                 ],
                 rows,
-                "llrrrrr",
+                "llrrrrrr",
             )
             + self.legend()
         )
+        out.append(syscalls_table(cats))
         for label, by_p in cats:
             have = [c for c in by_p.values() if c.c("cpu_us_per_req")]
             if len(have) >= 2:
