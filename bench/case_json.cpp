@@ -156,6 +156,16 @@ Json kernel_json(const KernelQueues& k) {
     return kernel;
 }
 
+// The server's system calls per request by kind over the window (its own
+// counts, servers/README.md "System calls"); null when its snapshots had none.
+Json syscalls_json(const Accounted& a) {
+    const WindowAccount& w = a.window;
+    if (!w.ok || w.syscalls.empty() || a.window_requests <= 0) return Json();
+    Json per_request = Json::object();
+    for (const auto& [kind, n] : w.syscalls) per_request.set(kind, n / a.window_requests);
+    return per_request;
+}
+
 Json measurement_json(const CaseSpec& spec, const Measured& m, const Accounted& a) {
     const WindowAccount& w = a.window;
     Json meas = Json::object();
@@ -191,6 +201,7 @@ Json measurement_json(const CaseSpec& spec, const Measured& m, const Accounted& 
           "generator_wait_s: run-queue wait of the harness and generator threads");
     meas.set("foreign", f);
     meas.set("kernel", kernel_json(w.kernel));
+    meas.set("syscalls", syscalls_json(a));
     return meas;
 }
 

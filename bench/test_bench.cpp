@@ -10,6 +10,7 @@
 #include "case_file.hpp"
 #include "case_runner.hpp"
 #include "cases.hpp"
+#include "experiments.hpp"
 #include "patterns.hpp"
 #include "server_child.hpp"
 #include "sock_diag.hpp"
@@ -101,7 +102,19 @@ TEST_CASE("profiles fit their time budgets", "[bench]") {
     CHECK(pbb::default_repetitions("quick") * planned("quick") <= 60);
     CHECK(pbb::default_repetitions("default") * planned("default") <= 560);
     CHECK(pbb::default_repetitions("nagle") * planned("nagle") <= 300);
+    // The claims profile (bench/experiments.hpp): its network-namespace set-up
+    // and its overload bring-ups are not in the plan, so it keeps half its
+    // 10 minutes in reserve.
+    CHECK(pbb::default_repetitions("claims") * planned("claims") <= 300);
     CHECK(pbb::default_repetitions("default") >= 4);  // see cases.hpp
+    // Every claims case names its experiment, and names are unique.
+    std::set<std::string> claims_names;
+    for (const auto& c : pbb::profile_cases("claims", {})) {
+        CHECK(c.kind == pbb::Kind::kClaims);
+        CHECK(pbb::find_experiment(c.experiment) != nullptr);
+        CHECK(claims_names.insert(c.name()).second);
+    }
+    CHECK(claims_names.size() >= 7);
     auto quick = pbb::profile_cases("quick", {});
     std::set<std::string> patterns;
     for (const auto& c : quick)
@@ -196,6 +209,45 @@ TEST_CASE("the window is the first and last server snapshot inside it", "[bench]
     CHECK(w.foreign.flag);
     auto req = pbb::fairness_values(w.per_thread, false);
     CHECK(pbb::jain_index(req) == Approx(36.0 / 37.44).epsilon(0.001));
+}
+
+TEST_CASE("system calls by kind are differenced over the window", "[bench]") {
+    const int64_t ms = 1'000'000;
+    // Snapshot i: 1000 i requests, 2000 i + 7 reads (7 before the load),
+    // 1000 i writes, 100 i polls; the kind "accept" appears from snapshot 5 on.
+    std::string text;
+    std::vector<pbb::Tick> ticks;
+    for (int i = 0; i <= 10; ++i) {
+        ticks.push_back(tick_at(i * 100 * ms, 0, 0));
+        std::string line = snapshot_line(i, i * 100 * ms + ms, i * 1000, i * 1000, {{"loop", 1}});
+        std::string calls = "\"syscalls\": {\"read\": " + std::to_string(2000 * i + 7) +
+                            ", \"write\": " + std::to_string(1000 * i) +
+                            ", \"poll\": " + std::to_string(100 * i) +
+                            (i >= 5 ? ", \"accept\": 3" : "") + "}, ";
+        line.insert(line.find("\"per_thread\""), calls);
+        text += line;
+    }
+    auto snaps = pbb::parse_snapshots(text);
+    REQUIRE(snaps.size() == 11);
+    CHECK(snaps[3].syscalls.at("read") == Approx(6007));
+    // Window [250 ms, 950 ms]: snapshots 3 ... 9.
+    auto w = pbb::account_window(250 * ms, 950 * ms, ticks, snaps);
+    REQUIRE(w.ok);
+    CHECK(w.requests == Approx(6000));
+    CHECK(w.syscalls.at("read") == Approx(12000));  // the 7 before the load cancel out
+    CHECK(w.syscalls.at("write") == Approx(6000));
+    CHECK(w.syscalls.at("poll") == Approx(600));
+    // Missing at the window's first edge: not differenced from zero.
+    CHECK(w.syscalls.count("accept") == 0);
+    CHECK(w.syscalls.size() == 3);
+
+    // Snapshots without counts (an older server): no map, not zeros.
+    std::string bare;
+    for (int i = 0; i <= 10; ++i)
+        bare += snapshot_line(i, i * 100 * ms + ms, i * 1000, i * 1000, {{"loop", 1}});
+    auto w0 = pbb::account_window(250 * ms, 950 * ms, ticks, pbb::parse_snapshots(bare));
+    REQUIRE(w0.ok);
+    CHECK(w0.syscalls.empty());
 }
 
 TEST_CASE("kernel threads, TCP counters and accept queues over the window", "[bench]") {

@@ -126,6 +126,9 @@ std::vector<ServerSnapshot> parse_snapshots(const std::string& text) {
             s.threads_now = number(j, "threads_now");
             s.requests = number(j, "requests");
             s.accepted = number(j, "accepted");
+            if (const Json* sc = j.find("syscalls"); sc && sc->is_object())
+                for (const auto& [kind, n] : sc->as_object())
+                    if (n.is_number()) s.syscalls[kind] = n.as_double();
             if (const Json* pt = j.find("per_thread"); pt && pt->is_array())
                 for (const auto& t : pt->as_array())
                     s.per_thread.push_back({t.at("id").as_int(), t.at("role").as_string(),
@@ -161,6 +164,11 @@ WindowAccount account_window(int64_t begin_ns, int64_t end_ns, const std::vector
         w.ivcsw = last->ivcsw - first->ivcsw;
         w.requests = last->requests - first->requests;
         w.accepted = last->accepted - first->accepted;
+        // A kind the first snapshot lacks is not differenced from zero: the
+        // server counts all its kinds from the start, or none.
+        for (const auto& [kind, n] : last->syscalls)
+            if (auto it = first->syscalls.find(kind); it != first->syscalls.end())
+                w.syscalls[kind] = n - it->second;
         w.threads_max = static_cast<uint64_t>(std::max(first->threads_now, last->threads_now));
         for (const auto& t : last->per_thread) {
             ThreadDelta d{t.id, t.role, t.requests, t.accepted, t.accepted};

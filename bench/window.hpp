@@ -5,11 +5,12 @@
 // milliseconds: it sends the server SIGUSR1 and reads two small files
 // (/proc/stat, /proc/<pid>/stat). On SIGUSR1 each server appends a
 // ServerSnapshot line of its own to <stats-file>.snapshots: getrusage(RUSAGE_SELF)
-// (every thread, exited ones included, in microseconds) and its per-thread
-// request and accept counters. After the run, account_window() picks the first
-// and last snapshot inside the load generator's window and takes differences.
-// A server that writes no snapshots (the baseline's ping-pong server) is
-// accounted from /proc/<pid>/stat ticks instead (10 ms resolution).
+// (every thread, exited ones included, in microseconds), its per-thread
+// request and accept counters and its system calls by kind. After the run,
+// account_window() picks the first and last snapshot inside the load
+// generator's window and takes differences. A server that writes no snapshots
+// (the baseline's ping-pong server) is accounted from /proc/<pid>/stat ticks
+// instead (10 ms resolution).
 #pragma once
 
 #include <cstdint>
@@ -38,6 +39,7 @@ struct ServerSnapshot {
     double threads_now = 0;
     double requests = 0;
     double accepted = 0;
+    std::map<std::string, double> syscalls;  // by kind ("read", ...); empty: not counted
     std::vector<Thread> per_thread;
 };
 
@@ -119,6 +121,9 @@ struct WindowAccount {
     double cpu_us = 0;
     double vcsw = -1, ivcsw = -1;         // < 0: not known (proc-stat source)
     double requests = -1, accepted = -1;  // < 0: not known: estimate from the client
+    // The server's system calls by kind over the window; empty when its
+    // snapshots carry none (proc-stat source, or a server that counts none).
+    std::map<std::string, double> syscalls;
     std::vector<ThreadDelta> per_thread;
     double snapshot_delay_us[2] = {-1, -1};  // signal sent -> snapshot taken, each edge
     double harness_cost_us[2] = {-1, -1};    // the reading's cost to the harness, each edge
