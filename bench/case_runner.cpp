@@ -273,6 +273,9 @@ Counters counters(const CaseSpec& spec, const Measured& m, const Accounted& a) {
     put("cpu_us_per_req", w.cpu_us * per);
     put("vcsw_per_req", w.vcsw >= 0 ? w.vcsw * per : kNaN);
     put("ivcsw_per_req", w.ivcsw >= 0 ? w.ivcsw * per : kNaN);
+    double syscalls = 0;  // every kind (measurement.syscalls has them one by one)
+    for (const auto& [kind, n] : w.syscalls) syscalls += n;
+    put("syscalls_per_req", w.syscalls.empty() ? kNaN : syscalls * per);
     Peaks pk = peaks(m, a);
     put("peak_rss_kb", pk.rss_kb);
     put("peak_threads", pk.threads);
