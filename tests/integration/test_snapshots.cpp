@@ -107,7 +107,13 @@ void check_shape(const Json& snap) {
     for (const auto& [k, v] : snap.as_object()) keys.push_back(k);
     CHECK(keys == std::vector<std::string>{"seq", "t_ns", "utime_us", "stime_us", "nvcsw", "nivcsw",
                                            "maxrss_kb", "threads_now", "requests", "accepted",
-                                           "per_thread"});
+                                           "syscalls", "per_thread"});
+    std::vector<std::string> kinds;
+    for (const auto& [k, v] : snap.at("syscalls").as_object()) kinds.push_back(k);
+    CHECK(kinds == std::vector<std::string>{"read", "write", "poll", "accept", "wakeup"});
+    // A request served was read first (one read may carry several; a reply
+    // may still be on its way out when the snapshot is taken).
+    if (field(snap, "requests") > 0) CHECK(field(snap.at("syscalls"), "read") > 0);
     CHECK(field(snap, "maxrss_kb") > 0);
     CHECK(field(snap, "threads_now") >= 1);  // signals are taken in a loop: no thread of their own
     uint64_t requests = 0, accepted = 0;
