@@ -8,7 +8,9 @@ none) and replies seen twice. The control runs the same load without the kill.
 
 from __future__ import annotations
 
+from . import gnuplot
 from . import units as u
+from .charts_style import bar_with_range, footer, range_cells
 from .claims_evidence import CONFIRMED, DEPENDS, REFUTED, show
 from .report_markdown import table, val
 
@@ -49,6 +51,42 @@ def rows(report, v) -> list:
     return out
 
 
+# The chart's bars: what became of the requests, per case.
+SERIES = [
+    ("verified", "answered (verified)", "#2ca02c"),
+    ("lost", "lost (sent - verified)", "#d62728"),
+    ("errors", "client errors", "#ff7f0e"),
+]
+
+
+def chart(report, v) -> str:
+    """What became of the requests with one shard killed and without: answered, lost
+    and client errors side by side, log y (thousands answered, a handful lost)."""
+    present = [(k, label) for k, label in VARIANTS.items() if k in v]
+    blocks, plots, tics = [], [], []
+    for i, (k, label) in enumerate(present):
+        tics.append(f"{gnuplot.quote(label)} {4 * i + 1}")
+    for j, (counter, title, colour) in enumerate(SERIES):
+        rows = []
+        for i, (k, _) in enumerate(present):
+            median, lo, hi = range_cells(v[k].measure(counter), log=True)
+            rows.append((4 * i + j, median, 0.9, lo, hi))
+        blocks.append(gnuplot.datablock(f"s{j}", rows))
+        plots += bar_with_range(f"s{j}", colour, title)
+    body = (
+        "".join(blocks)
+        + "set title 'Two reuseport shards under churn: one SIGKILLed half-way, and a control'\n"
+        + "set ylabel 'requests (log)'\nset logscale y\nset yrange [0.5:*]\nset grid ytics\n"
+        + f"set xtics ({', '.join(tics)})\nset xrange [-1:{4 * len(present) - 1}]\n"
+        + "set key outside right top vertical\nset bmargin 5\n"
+        + footer(report.patterns, {"reuseport"}, "shard experiment; 0 draws no bar")
+        + "plot "
+        + ", ".join(plots)
+        + "\n"
+    )
+    return report.chart(gnuplot.Chart("claims-shard", "Requests answered, lost and failed", body))
+
+
 def section(report, cases) -> str:
     v = by_variant(cases)
     if not v:
@@ -66,6 +104,8 @@ def section(report, cases) -> str:
         "no probe failed). **shard A / B requests** are each server's own count (stats file; "
         "B, killed, writes none). The client cannot tell which shard a failed request was on. "
         "Median [min-max] over the repetitions.\n\n"
+        + chart(report, v)
+        + "\n\n"
         + table(
             [
                 "case",
