@@ -49,6 +49,74 @@ ProcReading read_proc(pid_t pid) {
     return r;
 }
 
+namespace {
+
+// The processes of group `pgid`: /proc/<pid>/stat field 5 is the process group.
+std::vector<pid_t> group_members(pid_t pgid, const std::string& cgroup_procs) {
+    std::vector<pid_t> out;
+    if (!cgroup_procs.empty()) {
+        std::istringstream in(slurp(cgroup_procs));
+        for (pid_t p; in >> p;) out.push_back(p);
+        if (!out.empty()) return out;
+    }
+    DIR* dir = ::opendir("/proc");
+    if (!dir) return out;
+    while (dirent* e = ::readdir(dir)) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        std::string stat = slurp(std::string("/proc/") + e->d_name + "/stat");
+        auto paren = stat.rfind(')');
+        if (paren == std::string::npos) continue;
+        std::istringstream in(stat.substr(paren + 2));
+        std::string state, ppid, pgrp;
+        if (in >> state >> ppid >> pgrp && std::atoi(pgrp.c_str()) == pgid)
+            out.push_back(static_cast<pid_t>(std::atoi(e->d_name)));
+    }
+    ::closedir(dir);
+    return out;
+}
+
+// Adds the context switches of every thread of `pid`; false past `budget` threads.
+bool add_switches(pid_t pid, size_t& budget, ProcReading& r) {
+    std::string base = "/proc/" + std::to_string(pid) + "/task";
+    DIR* dir = ::opendir(base.c_str());
+    if (!dir) return true;  // gone meanwhile
+    bool ok = true;
+    while (dirent* e = ::readdir(dir)) {
+        if (e->d_name[0] == '.') continue;
+        if (budget == 0) {
+            ok = false;
+            break;
+        }
+        --budget;
+        std::string status = slurp(base + "/" + e->d_name + "/status");
+        r.vcsw += static_cast<double>(field(status, "\nvoluntary_ctxt_switches:"));
+        r.ivcsw += static_cast<double>(field(status, "\nnonvoluntary_ctxt_switches:"));
+    }
+    ::closedir(dir);
+    return ok;
+}
+
+}  // namespace
+
+ProcReading read_group(pid_t pgid, const std::string& cgroup_procs, bool switches) {
+    ProcReading sum;
+    size_t budget = kGroupSwitchThreads;
+    bool switches_ok = switches;
+    if (switches) sum.vcsw = sum.ivcsw = 0;
+    for (pid_t pid : group_members(pgid, cgroup_procs)) {
+        ProcReading r = read_proc(pid);
+        if (!r.ok) continue;  // exited since it was listed
+        sum.ok = true;
+        ++sum.processes;
+        sum.cpu_ticks += r.cpu_ticks;
+        sum.threads += r.threads;
+        sum.hwm_kb += r.hwm_kb;
+        if (switches_ok) switches_ok = add_switches(pid, budget, sum);
+    }
+    if (!switches_ok) sum.vcsw = sum.ivcsw = -1;
+    return sum;
+}
+
 CpuTimes read_cpu_times() {
     CpuTimes t;
     std::string text = slurp("/proc/stat");

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace pb::bench {
@@ -18,8 +19,23 @@ struct ProcReading {
     uint64_t cpu_ticks = 0;  // utime + stime in clock ticks, exited threads included
     uint64_t threads = 0;    // Threads:
     uint64_t hwm_kb = 0;     // VmHWM: peak resident set so far
+    // An external server's process group (read_group) only: the summed context
+    // switches of its live threads (< 0: not read) and how many processes it has.
+    double vcsw = -1, ivcsw = -1;
+    uint64_t processes = 0;
 };
 ProcReading read_proc(pid_t pid);
+
+// Every process of an external server, summed: CPU ticks, threads, VmHWM (each
+// process's own peak: pages they share count once per process, so this bounds
+// the group's resident set from above). The members come from its cgroup's
+// `cgroup_procs` file (one small file; a process that left the group stays in
+// it), else from a walk of /proc for process group `pgid` (about a millisecond).
+// With `switches`, also the context switches of every live thread (a small
+// file per thread, at most kGroupSwitchThreads; beyond that they stay unknown):
+// the sampler asks for them only at the window's edges.
+ProcReading read_group(pid_t pgid, const std::string& cgroup_procs, bool switches);
+inline constexpr size_t kGroupSwitchThreads = 64;
 
 // Machine-wide CPU time, in microseconds. `busy_us` is every task's CPU time
 // from the root cpuacct cgroup (cgroup v1 `cpuacct.usage`: nanoseconds, charged

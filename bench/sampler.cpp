@@ -42,13 +42,13 @@ void Sampler::window(int64_t begin_ns, int64_t end_ns) {
 // or just before it with the snapshot landing inside) and the one that asked
 // for its last (sent in the window's last period). Without a known window,
 // every tick is near an edge.
-bool Sampler::near_edge(int64_t t_ns) const {
+bool Sampler::near_edge(int64_t t_ns, int periods) const {
     const int64_t begin = begin_ns_.load(std::memory_order_acquire);
     const int64_t end = end_ns_.load(std::memory_order_relaxed);
     if (begin < 0) return true;
     const int64_t period = options_.period.count();
-    return (t_ns >= begin - period / 2 && t_ns <= begin + period) ||
-           (t_ns >= end - period && t_ns <= end);
+    return (t_ns >= begin - period / 2 && t_ns <= begin + periods * period) ||
+           (t_ns >= end - periods * period && t_ns <= end);
 }
 
 Tick Sampler::take() {
@@ -58,14 +58,24 @@ Tick Sampler::take() {
     t.cpu = read_cpu_times();
     t.self_cpu_us = self_cpu_us();
     t.self_wait_us = self_runqueue_wait_us();
-    t.proc = read_proc(options_.pid);
+    const bool edge = near_edge(t.sent_ns);
+    if (!options_.process_group) {
+        t.proc = read_proc(options_.pid);
+    } else if (!options_.server_cgroup_procs.empty() || near_edge(t.sent_ns, 2)) {
+        // A process group: listed from its cgroup, a few small files a tick; the
+        // threads' context switches only near the edges. Without the cgroup the
+        // listing is a walk of /proc, taken near the edges only (two periods wide,
+        // for a late tick); elsewhere the reading is not ok, and account_window()
+        // skips it.
+        t.proc = read_group(options_.pid, options_.server_cgroup_procs, near_edge(t.sent_ns, 2));
+    }
     if (!options_.server_cgroup_usage.empty()) {
         std::string ns = slurp(options_.server_cgroup_usage);
         if (!ns.empty()) t.server_cgroup_us = std::strtod(ns.c_str(), nullptr) / 1e3;
     }
     if (options_.segments) t.segments = server_socket_segments(options_.port);
     t.listen = listen_queues(options_.port);
-    if (near_edge(t.sent_ns)) {  // readings only account_window()'s two edge ticks use
+    if (edge) {  // readings only account_window()'s two edge ticks use
         t.tcp_ext = read_tcp_ext();
         t.kthread_us = kernel_threads_cpu_us(kthreads_);
     }

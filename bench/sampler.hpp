@@ -33,6 +33,10 @@ public:
         bool signal_server = true;        // false: a server that does not take SIGUSR1
         bool segments = false;            // read the server's sockets through sock_diag
         std::string server_cgroup_usage;  // ServerChild::cgroup_usage_path(), may be empty
+        // An external server: `pid` leads a process group, read whole (read_group)
+        // and only on the ticks that can be the window's edges.
+        bool process_group = false;
+        std::string server_cgroup_procs;  // ServerChild::cgroup_procs_path(), may be empty
         std::chrono::nanoseconds period{std::chrono::milliseconds(50)};
     };
     explicit Sampler(const Options& options);
@@ -49,7 +53,7 @@ public:
 private:
     void run();
     Tick take();
-    bool near_edge(int64_t t_ns) const;
+    bool near_edge(int64_t t_ns, int periods = 1) const;
 
     Options options_;
     std::vector<pid_t> kthreads_;  // before thread_: listed before the first tick
