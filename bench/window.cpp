@@ -202,6 +202,17 @@ WindowAccount account_window(int64_t begin_ns, int64_t end_ns, const std::vector
     w.source = "proc-stat";
     w.seconds = static_cast<double>(b->sent_ns - a->sent_ns) / 1e9;
     w.cpu_us = static_cast<double>(b->proc.cpu_ticks - a->proc.cpu_ticks) * tick_us();
+    // An external server (a process group): its cgroup's CPU, exact and every
+    // process's, and its threads' context switches when both edges read them.
+    if (b->proc.processes > 0 && a->server_cgroup_us >= 0 && b->server_cgroup_us >= 0) {
+        w.source = "cgroup";
+        w.cpu_us = b->server_cgroup_us - a->server_cgroup_us;
+    }
+    // (A thread that exited in between takes its switches with it: then unknown.)
+    if (a->proc.vcsw >= 0 && b->proc.vcsw >= a->proc.vcsw) {
+        w.vcsw = b->proc.vcsw - a->proc.vcsw;
+        w.ivcsw = b->proc.ivcsw - a->proc.ivcsw;
+    }
     edge_readings(w, *a, *b);
     threads_seen(w, ticks, begin_ns, end_ns);
     queues_seen(w.kernel, ticks, begin_ns, end_ns);
