@@ -1,9 +1,13 @@
 #include "server_child.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -95,15 +99,23 @@ std::string make_server_cgroup() {
 
 }  // namespace
 
-ServerChild::ServerChild(std::vector<std::string> argv_text, const std::vector<int>& cpus,
-                         std::chrono::milliseconds start_timeout) {
+uint16_t free_loopback_port() {
+    UniqueFd fd(check_syscall(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    check_syscall(::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), "bind");
+    socklen_t len = sizeof a;
+    check_syscall(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len), "getsockname");
+    return ntohs(a.sin_port);
+}
+
+void ServerChild::spawn(std::vector<std::string>& argv_text, const std::vector<int>& cpus,
+                        int out_fd) {
     char path[] = "/tmp/pbbench-server-stderr-XXXXXX";
     UniqueFd err(check_syscall(::mkostemp(path, O_CLOEXEC), "mkostemp"));
     stderr_path_ = path;
-    int out[2];
-    check_syscall(::pipe2(out, O_CLOEXEC), "pipe2");
-    UniqueFd out_read(out[0]);
-    UniqueFd out_write(out[1]);
+    if (out_fd < 0) out_fd = err.get();  // an external server's stdout joins its stderr
 
     // Everything the child needs is prepared before fork: after it, only
     // async-signal-safe calls.
@@ -114,6 +126,7 @@ ServerChild::ServerChild(std::vector<std::string> argv_text, const std::vector<i
     cgroup_ = make_server_cgroup();
     UniqueFd tasks;
     if (!cgroup_.empty()) tasks.reset(::open((cgroup_ + "/tasks").c_str(), O_WRONLY | O_CLOEXEC));
+    const bool own_group = group_;
 
     pid_ = ::fork();
     if (pid_ < 0) throw_errno("fork");
@@ -121,7 +134,8 @@ ServerChild::ServerChild(std::vector<std::string> argv_text, const std::vector<i
         // "0" moves the writing task; every thread the server starts stays in the group.
         // A refusal is not fatal: the parent sees the server missing from the group.
         if (tasks && ::write(tasks.get(), "0", 1) != 1) tasks.reset();
-        ::dup2(out_write.get(), STDOUT_FILENO);
+        if (own_group) ::setpgid(0, 0);
+        ::dup2(out_fd, STDOUT_FILENO);
         ::dup2(err.get(), STDERR_FILENO);
         // The bench's own descriptors (benchmark output, sockets) stay out of the server.
         ::close_range(3, ~0u, 0);
@@ -133,8 +147,28 @@ ServerChild::ServerChild(std::vector<std::string> argv_text, const std::vector<i
         ::execv(argv[0], argv.data());
         ::_exit(127);
     }
+    // Both sides set the group, so that no signal sent after fork() returns can
+    // miss it (setpgid fails harmlessly once the child has exec'd).
+    if (own_group) ::setpgid(pid_, pid_);
+}
+
+// Use the cgroup only if the server really is in it (a container may let the
+// directory be made and refuse the move).
+void ServerChild::join_cgroup_check() {
+    if (cgroup_.empty()) return;
+    std::istringstream members(slurp(cgroup_ + "/tasks"));
+    for (pid_t p; members >> p;)
+        if (p == pid_) cgroup_usage_ = cgroup_ + "/cpuacct.usage";
+}
+
+ServerChild::ServerChild(std::vector<std::string> argv_text, const std::vector<int>& cpus,
+                         std::chrono::milliseconds start_timeout) {
+    int out[2];
+    check_syscall(::pipe2(out, O_CLOEXEC), "pipe2");
+    UniqueFd out_read(out[0]);
+    UniqueFd out_write(out[1]);
+    spawn(argv_text, cpus, out_write.get());
     out_write.reset();
-    err.reset();
 
     std::string line;
     auto deadline = std::chrono::steady_clock::now() + start_timeout;
@@ -153,29 +187,125 @@ ServerChild::ServerChild(std::vector<std::string> argv_text, const std::vector<i
         Exit ignored;
         ::kill(pid_, SIGKILL);
         reap(true, ignored);
-        throw std::runtime_error(fmt::format(
+        std::string message = fmt::format(
             "{} did not print 'listening HOST:PORT' (stdout: '{}', "
             "exit {}); stderr: {}",
-            argv_text[0], line.substr(0, line.find('\n')), ignored.status, stderr_text(1000)));
+            argv_text[0], line.substr(0, line.find('\n')), ignored.status, stderr_text(1000));
+        cleanup();  // a constructor that throws runs no destructor
+        throw std::runtime_error(message);
     }
     port_ = static_cast<uint16_t>(std::stoi(line.substr(colon + 1)));
-    // Use the cgroup only if the server really is in it (a container may let the
-    // directory be made and refuse the move).
-    if (!cgroup_.empty()) {
-        std::istringstream members(slurp(cgroup_ + "/tasks"));
-        for (pid_t p; members >> p;)
-            if (p == pid_) cgroup_usage_ = cgroup_ + "/cpuacct.usage";
+    join_cgroup_check();
+}
+
+ServerChild::ServerChild(const ShellCommand& command, const std::vector<int>& cpus,
+                         std::chrono::milliseconds start_timeout) {
+    // Orphans of the server (nginx's workers once their master exits) come back to
+    // the harness, which reaps them in stop(), instead of to init.
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    group_ = true;
+    std::vector<std::string> argv{"/bin/sh", "-c", command.line};
+    spawn(argv, cpus, -1);
+    port_ = command.port;
+    wait_for_port(command.port, command.line, start_timeout);
+    join_cgroup_check();  // now: the child has long since moved itself into the cgroup
+}
+
+namespace {
+
+std::string output_or_none(const std::string& text) {
+    return text.empty() ? "(none)" : "'" + text + "'";
+}
+
+bool accepts_connection(uint16_t port) {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return false;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    return ::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+}
+
+}  // namespace
+
+// Polls 127.0.0.1:port until a connect succeeds; the command exiting first, or
+// the timeout, is an error that quotes what the command wrote.
+void ServerChild::wait_for_port(uint16_t port, const std::string& what,
+                                std::chrono::milliseconds timeout) {
+    constexpr auto kPoll = std::chrono::milliseconds(10);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        if (accepts_connection(port)) return;
+        // A constructor that throws runs no destructor: clean up before throwing.
+        Exit exit;
+        if (reap(false, exit)) {
+            std::string message = fmt::format(
+                "external server '{}' exited with status {} before it accepted connections on "
+                "127.0.0.1:{}; its output: {}",
+                what, exit.status, port, output_or_none(stderr_text(1000)));
+            cleanup();
+            throw std::runtime_error(message);
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            std::string message = fmt::format(
+                "external server '{}' did not accept connections on 127.0.0.1:{} within {:.1f} s "
+                "(it must listen on the {{port}} it is given); its output: {}",
+                what, port, std::chrono::duration<double>(timeout).count(),
+                output_or_none(stderr_text(1000)));
+            cleanup();
+            throw std::runtime_error(message);
+        }
+        std::this_thread::sleep_for(kPoll);
     }
 }
 
+void ServerChild::kill_group(int sig) {
+    // Once the group is gone its number may belong to someone else.
+    if (pid_ > 0 && !group_gone_) ::kill(-pid_, sig);
+    // A process that left the group (setsid) is still in the cgroup.
+    if (!cgroup_.empty()) {
+        std::istringstream members(slurp(cgroup_ + "/cgroup.procs"));
+        for (pid_t p; members >> p;) ::kill(p, sig);
+    }
+}
+
+// Reaps what of the group has exited; true while any of it is left.
+bool ServerChild::group_alive() {
+    for (;;) {
+        int status = 0;
+        pid_t r = ::waitpid(-pid_, &status, WNOHANG);
+        if (r <= 0) break;
+    }
+    if (::kill(-pid_, 0) == 0) return true;
+    group_gone_ = reaped_;
+    return false;
+}
+
 ServerChild::~ServerChild() {
+    cleanup();
+}
+
+void ServerChild::cleanup() {
     if (pid_ > 0 && !reaped_) {
         Exit ignored;
+        if (group_) kill_group(SIGKILL);
         ::kill(pid_, SIGKILL);
         reap(true, ignored);
     }
+    if (group_ && pid_ > 0) {
+        kill_group(SIGKILL);
+        for (int i = 0; i < 100 && group_alive(); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     if (!stderr_path_.empty()) ::unlink(stderr_path_.c_str());
-    if (!cgroup_.empty()) ::rmdir(cgroup_.c_str());  // empty once the child is reaped
+    stderr_path_.clear();
+    // Empty once the child (and, for an external server, its group) is reaped; the
+    // kernel may take a moment after the last exit.
+    for (int i = 0; !cgroup_.empty() && i < 50 && ::rmdir(cgroup_.c_str()) != 0 && errno == EBUSY;
+         ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    cgroup_.clear();
 }
 
 bool ServerChild::reap(bool block, Exit& exit) {
@@ -198,14 +328,22 @@ bool ServerChild::running() {
 
 Exit ServerChild::stop(std::chrono::milliseconds grace) {
     Exit exit;
-    if (reaped_) return exit;
-    ::kill(pid_, SIGTERM);
+    if (reaped_ && !group_) return exit;
+    if (group_)
+        kill_group(SIGTERM);
+    else
+        ::kill(pid_, SIGTERM);
     auto deadline = std::chrono::steady_clock::now() + grace;
-    while (!reap(false, exit)) {
+    // Done when the child is reaped and, for a group, every member of it too.
+    auto done = [&] { return (reaped_ || reap(false, exit)) && (!group_ || !group_alive()); };
+    while (!done()) {
         if (std::chrono::steady_clock::now() >= deadline) {
             exit.timed_out = true;
+            if (group_) kill_group(SIGKILL);
             ::kill(pid_, SIGKILL);
-            reap(true, exit);
+            if (!reaped_) reap(true, exit);
+            for (int i = 0; group_ && i < 200 && group_alive(); ++i)
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
             break;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
