@@ -11,6 +11,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <limits>
 #include <numeric>
@@ -100,6 +101,20 @@ std::vector<std::string> server_argv(const CaseSpec& spec, const RunnerOptions& 
     return argv;
 }
 
+std::string external_command_line(const CaseSpec& spec, const RunnerOptions& options,
+                                  uint16_t port) {
+    const std::pair<const char*, std::string> values[] = {
+        {"{port}", std::to_string(port)},
+        {"{cpus}", format_cpu_list(options.placement.server_cpus)},
+        {"{threads}", std::to_string(options.placement.loop_threads)},
+    };
+    std::string line = spec.external_command;
+    for (const auto& [key, value] : values)
+        for (size_t at = line.find(key); at != std::string::npos; at = line.find(key, at))
+            line.replace(at, std::strlen(key), value), at += value.size();
+    return line;
+}
+
 bool LoadWindow::wait(lg::Timeline& out) const {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return timeline_.has_value() || ended_; });
@@ -179,14 +194,26 @@ lg::Result drive_load(const CaseSpec& spec, const RunnerOptions& options, uint16
 Measured measure(const CaseSpec& spec, const RunnerOptions& options, const ScratchDir& dir,
                  const CaseHooks& hooks) {
     Measured m;
-    m.argv = server_argv(spec, options, dir.stats);
-    ServerChild server(m.argv, options.placement.server_cpus);
+    std::optional<ServerChild> child;
+    if (spec.external()) {
+        const uint16_t port = free_loopback_port();
+        m.argv = {"/bin/sh", "-c", external_command_line(spec, options, port)};
+        child.emplace(ShellCommand{m.argv[2], port}, options.placement.server_cpus,
+                      options.external_start_timeout);
+    } else {
+        m.argv = server_argv(spec, options, dir.stats);
+        child.emplace(m.argv, options.placement.server_cpus);
+    }
+    ServerChild& server = *child;
     Sampler::Options so;
     so.pid = server.pid();
     so.port = server.port();
-    so.signal_server = spec.kind != Kind::kBaseline;  // ping-pong has no SIGUSR1 handler
+    // Ping-pong has no SIGUSR1 handler; an external server may die of one.
+    so.signal_server = spec.kind != Kind::kBaseline && !spec.external();
     so.segments = is_nagle(spec);
     so.server_cgroup_usage = server.cgroup_usage_path();
+    so.process_group = server.process_group();
+    so.server_cgroup_procs = server.cgroup_procs_path();
     so.period = sampler_period(spec.duration);
     {
         Sampler sampler(so);
@@ -204,8 +231,9 @@ Measured measure(const CaseSpec& spec, const RunnerOptions& options, const Scrat
         m.result = drive_load(spec, options, server.port(), sampler, hooks, window);
         m.ticks = sampler.finish();
     }
-    m.last = read_proc(server.pid());
-    m.exit = server.stop();
+    m.last = spec.external() ? read_group(server.pid(), server.cgroup_procs_path(), false)
+                             : read_proc(server.pid());
+    m.exit = spec.external() ? server.stop(options.external_stop_grace) : server.stop();
     m.server_stderr = server.stderr_text();
     return m;
 }
@@ -214,7 +242,7 @@ Measured measure(const CaseSpec& spec, const RunnerOptions& options, const Scrat
 
 Accounted account(const CaseSpec& spec, const Measured& m, const ScratchDir& dir) {
     Accounted a;
-    if (spec.kind != Kind::kBaseline) {
+    if (spec.kind != Kind::kBaseline && !spec.external()) {
         std::string text = slurp(dir.stats);
         try {
             if (!text.empty()) a.stats = Json::parse(text);
@@ -327,7 +355,10 @@ std::string run_warnings(const CaseSpec& spec, const Measured& m) {
         w += fmt::format("{} client errors ({}); ", st.errors.total(),
                          st.error_samples.empty() ? "" : st.error_samples.front());
     const int expected_exit = spec.kind == Kind::kBaseline ? 128 + SIGTERM : 0;
-    if (m.exit.status != expected_exit || m.exit.timed_out)
+    // An external server's shell may die of the SIGTERM its group was sent.
+    const bool external_ok = spec.external() && m.exit.status == 128 + SIGTERM;
+    if (m.exit.timed_out && spec.external()) return w;  // an error, said by external_error()
+    if ((m.exit.status != expected_exit && !external_ok) || m.exit.timed_out)
         w += fmt::format("server exit status {}{}; ", m.exit.status,
                          m.exit.timed_out ? " (killed after the grace time)" : "");
     return w;
@@ -373,6 +404,15 @@ Outcome run_case(const CaseSpec& spec, const RunnerOptions& options, const CaseH
     }
     out.document = case_document(spec, options, out.counters, m, a, out.warning);
     if (spec.kind == Kind::kClaims) out.document.set("experiment", std::move(experiment));
+    if (spec.external() && m.exit.timed_out) {
+        // Measured, but the server broke its contract: the case is reported as an
+        // error, with its numbers kept.
+        out.error = fmt::format(
+            "external server '{}' did not exit within {:.1f} s of SIGTERM to its process group "
+            "and was killed with SIGKILL (an external server must exit on SIGTERM)",
+            spec.pattern, std::chrono::duration<double>(options.external_stop_grace).count());
+        out.document.set("error", out.error);
+    }
     return out;
 }
 

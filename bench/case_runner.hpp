@@ -6,6 +6,7 @@
 // caller writes cases/<id>.json from its repetitions (case_file.hpp).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -34,11 +35,15 @@ struct RunnerOptions {
     std::string server_dir;    // holds server-<pattern>
     std::string pingpong_bin;  // the baseline's blocking server
     Placement placement;
+    // An external server (CaseSpec::external()): how long its port may take to
+    // accept a connection, and how long it may take to exit after SIGTERM.
+    std::chrono::milliseconds external_start_timeout{std::chrono::seconds(10)};
+    std::chrono::milliseconds external_stop_grace{std::chrono::seconds(5)};
 };
 
 struct Outcome {
-    bool ok = false;  // false: the case could not run; `error` says why
-    std::string error;
+    bool ok = false;      // false: the case could not run; `error` says why
+    std::string error;    // with ok: it ran and was measured, but is an error all the same
     std::string warning;  // ran, but something is off (errors, server exit status)
     double measured_seconds = 0;
     std::vector<std::pair<std::string, double>> counters;
@@ -91,6 +96,11 @@ Outcome run_case(const CaseSpec& spec, const RunnerOptions& options, const CaseH
 // the case's --threads, then the case's server_args.
 std::vector<std::string> server_argv(const CaseSpec& spec, const RunnerOptions& options,
                                      const std::string& stats_path);
+
+// An external server's shell line: COMMAND with {port}, {cpus} (the server CPUs,
+// "1" or "0-3") and {threads} (the placement's loop_threads) filled in.
+std::string external_command_line(const CaseSpec& spec, const RunnerOptions& options,
+                                  uint16_t port);
 
 // The --threads the harness gives `pattern`'s server: loop_threads or
 // worker_threads by its threads in servers/patterns.txt; none for a single

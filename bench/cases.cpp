@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <stdexcept>
 
 #include "experiments.hpp"
@@ -107,7 +108,13 @@ loadgen::Config CaseSpec::loadgen_config() const {
     c.rate = offered_rps;
     c.protocol = protocol == "http" ? loadgen::Protocol::kHttp : loadgen::Protocol::kFrame;
     c.request_size = protocol == "http" ? 0 : kTinyBytes;
-    c.response_size = kTinyBytes;
+    // HTTP asks GET / and expects the 13-byte "Hello, World!" every server answers
+    // it with, nginx or any other external server included (bench/README.md,
+    // "External servers"): the same request for every row of an HTTP table.
+    if (protocol == "http")
+        c.response_size.reset();
+    else
+        c.response_size = kTinyBytes;
     c.nodelay = client_nodelay;
     c.write_mode = write_mode;
     c.quickack = quickack;
@@ -181,7 +188,7 @@ bool runs(const Pattern& p, const std::string& workload, Kind kind, int connecti
                                       (workload == "tiny" || workload == "churn"));
 }
 
-std::vector<CaseSpec> pattern_cases(const Plan& plan) {
+std::vector<CaseSpec> pattern_cases(const Plan& plan, bool baseline = true) {
     std::vector<CaseSpec> out;
     auto add = [&](CaseSpec c) {
         c.warmup = plan.warmup;
@@ -196,7 +203,7 @@ std::vector<CaseSpec> pattern_cases(const Plan& plan) {
     base.protocol = "frame";
     base.workload = "tiny";
     base.connections = 1;
-    add(base);
+    if (baseline) add(base);
     for (const auto& protocol : plan.protocols)
         for (const auto& [workload, connections] : plan.workloads)
             for (int conns : connections)
@@ -291,6 +298,15 @@ std::vector<CaseSpec> profile_cases(const std::string& profile, Duration duratio
         p.duration = milliseconds(500);
         p.sweep_duration = milliseconds(500);
         cases = pattern_cases(p);
+        // Every pattern in HTTP too, tiny and churn: the neighbours of an external
+        // server's rows (--external), which can only speak HTTP.
+        Plan http;
+        http.protocols = {"http"};
+        http.workloads = {{"tiny", {16}}, {"churn", {16}}};
+        http.warmup = p.warmup;
+        http.duration = p.duration;
+        auto more = pattern_cases(http, false);
+        cases.insert(cases.end(), more.begin(), more.end());
     } else if (profile == "default") {
         // Four repetitions of everything inside 10 minutes on 2 CPUs (the
         // reasoning is in bench/README.md): 800 ms windows; the 1-connection point
@@ -336,6 +352,73 @@ std::vector<CaseSpec> profile_cases(const std::string& profile, Duration duratio
     if (duration_override > Duration::zero())
         for (auto& c : cases) c.duration = duration_override;
     return cases;
+}
+
+ExternalServer parse_external(const std::string& text) {
+    auto eq = text.find('=');
+    ExternalServer e;
+    if (eq != std::string::npos) {
+        e.name = text.substr(0, eq);
+        e.command = text.substr(eq + 1);
+    }
+    auto bad = [&](const std::string& why) {
+        return std::invalid_argument("--external '" + text + "': " + why +
+                                     " (try --external 'nginx=bench/external/nginx {port} 1')");
+    };
+    if (e.name.empty() || e.command.empty()) throw bad("wants NAME=COMMAND");
+    for (char ch : e.name)
+        if (!(std::islower(static_cast<unsigned char>(ch)) ||
+              std::isdigit(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.'))
+            throw bad("NAME must be lower-case letters, digits, '-', '_' or '.'");
+    if (find_pattern(e.name) || e.name == "pingpong")
+        throw bad("NAME '" + e.name + "' is taken by one of the project's servers");
+    if (e.command.find("{port}") == std::string::npos)
+        throw bad("COMMAND must say where to listen: {port}");
+    return e;
+}
+
+std::vector<CaseSpec> external_cases(const std::vector<CaseSpec>& profile,
+                                     const ExternalServer& server,
+                                     std::vector<std::pair<std::string, std::string>>* skipped) {
+    auto servable = [](const std::string& workload) {
+        for (const char* w : kExternalWorkloads)
+            if (workload == w) return true;
+        return false;
+    };
+    std::vector<CaseSpec> out;
+    std::vector<std::string> seen;  // workload/connections already planned
+    auto skip = [&](const std::string& what, const std::string& why) {
+        if (!skipped) return;
+        for (const auto& [w, reason] : *skipped)
+            if (w == what) return;
+        skipped->emplace_back(what, why);
+    };
+    for (const auto& c : profile) {
+        if (c.kind == Kind::kSweep) {
+            skip("sweep/" + c.workload,
+                 "the open-loop sweeps run the frame protocol only, which an external server does "
+                 "not speak");
+            continue;
+        }
+        if (c.kind != Kind::kMatrix || c.external()) continue;
+        if (!servable(c.workload)) {
+            skip(c.workload,
+                 "each request asks the server to spin or sleep (a frame header field, or "
+                 "?spin_us/?sleep_us in HTTP), which only the project's servers do");
+            continue;
+        }
+        std::string key = c.workload + "/" + std::to_string(c.connections);
+        if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
+        seen.push_back(key);
+        CaseSpec e = c;
+        e.pattern = server.name;
+        e.protocol = "http";
+        e.external_command = server.command;
+        out.push_back(std::move(e));
+    }
+    if (skipped)
+        for (auto& e : out) e.external_skipped = *skipped;
+    return out;
 }
 
 }  // namespace pb::bench

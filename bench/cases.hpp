@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config.hpp"
@@ -43,6 +44,14 @@ struct CaseSpec {
     std::vector<std::string> server_args;
     unsigned threads = 0;
 
+    // An external server (--external NAME=COMMAND, bench/README.md "External
+    // servers"): `pattern` is its NAME, this its COMMAND with the {port}, {cpus} and
+    // {threads} placeholders still in. Empty: one of the project's servers.
+    std::string external_command;
+    // The profile's workloads it does not run, each with the reason (external_cases()).
+    std::vector<std::pair<std::string, std::string>> external_skipped;
+    bool external() const { return !external_command.empty(); }
+
     std::string name() const;  // Google Benchmark name, e.g. "matrix/single/frame/tiny/c64"
     std::string id() const;    // file-system safe, e.g. "matrix-single-frame-tiny-c64"
     // The load generator's settings for this case, target port not yet known.
@@ -57,6 +66,23 @@ struct CaseSpec {
 // replaces every case's duration. Throws std::invalid_argument for an unknown profile.
 std::vector<CaseSpec> profile_cases(const std::string& profile, Duration duration_override);
 const std::vector<std::string>& profile_names();
+
+// One --external NAME=COMMAND. Throws std::invalid_argument when NAME is not a
+// plain name ([a-z0-9._-]), is a pattern's, or COMMAND has no {port}.
+struct ExternalServer {
+    std::string name;
+    std::string command;
+};
+ExternalServer parse_external(const std::string& text);
+
+// What an external server can serve: HTTP GET / answered with 200. It runs the
+// profile's matrix cases of the workloads that need nothing else (kExternalWorkloads),
+// once per workload and connection count, in HTTP; `skipped` receives every other
+// workload the profile runs, each with the reason.
+inline constexpr const char* kExternalWorkloads[] = {"tiny", "churn", "idle-heavy"};
+std::vector<CaseSpec> external_cases(const std::vector<CaseSpec>& profile,
+                                     const ExternalServer& server,
+                                     std::vector<std::pair<std::string, std::string>>* skipped);
 // Repetitions of every case when --repetitions is not given: quick 1, default 4
 // (with 3, two runs of one identical machine give ranges that do not overlap
 // for 2 / C(6,3) = 10% of cases by chance alone; with 4, 2 / C(8,4) = 2.9%),

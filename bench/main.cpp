@@ -59,6 +59,7 @@ struct Flags {
     int repetitions = 0;  // 0: the profile's default
     uint64_t seed = 0;
     bool seed_given = false;
+    std::vector<pbb::ExternalServer> externals;
 };
 
 constexpr const char* kUsage =
@@ -66,13 +67,18 @@ constexpr const char* kUsage =
     "                    [--server-cpus LIST] [--client-cpus LIST] [--placement-reason TEXT]\n"
     "                    [--repetitions N] [--seed S]\n"
     "                    [--duration D] [--loop-threads N] [--worker-threads N]\n"
-    "                    [--server-dir DIR] [--pingpong PATH] [--benchmark_* flags]\n"
+    "                    [--server-dir DIR] [--pingpong PATH]\n"
+    "                    [--external NAME=COMMAND ...] [--benchmark_* flags]\n"
     "Runs the pattern matrix (bench/README.md). --out-dir receives cases/<id>.json;\n"
     "tools/run-bench (make bench) wraps this with sysinfo, run.json and the report.\n"
     "  --repetitions N  runs of every case (default: quick 1, default 4, full and\n"
     "                   nagle 3); the\n"
     "                   case file holds their medians and min-max ranges\n"
     "  --seed S         seed of the shuffled run order (default: random, printed)\n"
+    "  --external NAME=COMMAND  (repeatable) one more server in the matrix: COMMAND is a\n"
+    "                   shell line with {port} (and {cpus}, {threads}) that serves HTTP\n"
+    "                   GET / there and exits on SIGTERM; it runs the HTTP tiny, churn and\n"
+    "                   idle-heavy cases, e.g. --external 'nginx=bench/external/nginx {port} 1'\n"
     "--benchmark_repetitions is refused: it would repeat a case back to back.\n";
 
 // Takes our flags out of argv ("--flag value" or "--flag=value"), leaving the rest.
@@ -121,6 +127,8 @@ Flags parse_flags(int& argc, char** argv) {
             f.repetitions = std::stoi(v);
             if (f.repetitions < 1 || f.repetitions > 100)
                 throw std::invalid_argument("--repetitions must be 1-100, not " + v);
+        } else if (key == "--external") {
+            f.externals.push_back(pbb::parse_external(take()));
         } else if (key == "--seed") {
             f.seed = std::stoull(take()) & 0x7fffffffffffffffULL;  // fits a JSON integer
             f.seed_given = true;
@@ -248,6 +256,17 @@ int main(int argc, char** argv) {
     try {
         flags = parse_flags(argc, argv);
         cases = pbb::profile_cases(flags.profile, flags.duration);
+        for (const auto& e : flags.externals) {
+            std::vector<std::pair<std::string, std::string>> skipped;
+            auto more = pbb::external_cases(cases, e, &skipped);
+            if (more.empty())
+                throw std::invalid_argument("--external " + e.name + ": the " + flags.profile +
+                                            " profile has no HTTP workload it can serve");
+            for (const auto& [workload, reason] : skipped)
+                std::fprintf(stderr, "patternbench: %s skips %s: %s\n", e.name.c_str(),
+                             workload.c_str(), reason.c_str());
+            cases.insert(cases.end(), more.begin(), more.end());
+        }
         options.placement = choose_placement(flags);
         options.server_dir = flags.server_dir;
         options.pingpong_bin = flags.pingpong_bin;
@@ -294,6 +313,11 @@ int main(int argc, char** argv) {
                         state.SkipWithError(o.error.c_str());
                         break;
                     }
+                    // Ran and measured, but an error (an external server that
+                    // ignored SIGTERM): its case file is written, and the error
+                    // reaches the report through Google Benchmark's record.
+                    const bool failed = !o.error.empty();
+                    if (failed) std::fprintf(stderr, "    ERROR: %s\n", o.error.c_str());
                     if (!o.warning.empty()) {
                         std::fprintf(stderr, "    warning: %s\n", o.warning.c_str());
                         state.SetLabel(o.warning.substr(0, 60));
@@ -311,6 +335,10 @@ int main(int argc, char** argv) {
                         } catch (const std::exception& e) {
                             std::fprintf(stderr, "    cannot write the case file: %s\n", e.what());
                         }
+                    }
+                    if (failed) {
+                        state.SkipWithError(o.error.c_str());
+                        break;
                     }
                 }
             })
