@@ -46,6 +46,14 @@ Json case_info(const CaseSpec& spec) {
         info.set("server_args", std::move(args));
         if (spec.threads > 0) info.set("threads", static_cast<int>(spec.threads));
     }
+    if (spec.external()) {  // --external: not one of the project's servers
+        Json ext = Json::object(), skipped = Json::object();
+        ext.set("name", spec.pattern);
+        ext.set("command", spec.external_command);
+        for (const auto& [workload, reason] : spec.external_skipped) skipped.set(workload, reason);
+        ext.set("skipped", std::move(skipped));
+        info.set("external", std::move(ext));
+    }
     info.set("warmup_s", std::chrono::duration<double>(spec.warmup).count());
     info.set("duration_s", std::chrono::duration<double>(spec.duration).count());
     return info;
