@@ -198,7 +198,7 @@ Measured measure(const CaseSpec& spec, const RunnerOptions& options, const Scrat
     if (spec.external()) {
         const uint16_t port = free_loopback_port();
         m.argv = {"/bin/sh", "-c", external_command_line(spec, options, port)};
-        child.emplace(ShellCommand{m.argv[2], port}, options.placement.server_cpus,
+        child.emplace(ShellCommand{m.argv[2], port, spec.pattern}, options.placement.server_cpus,
                       options.external_start_timeout);
     } else {
         m.argv = server_argv(spec, options, dir.stats);

@@ -78,7 +78,8 @@ constexpr const char* kUsage =
     "  --external NAME=COMMAND  (repeatable) one more server in the matrix: COMMAND is a\n"
     "                   shell line with {port} (and {cpus}, {threads}) that serves HTTP\n"
     "                   GET / there and exits on SIGTERM; it runs the HTTP tiny, churn and\n"
-    "                   idle-heavy cases, e.g. --external 'nginx=bench/external/nginx {port} 1'\n"
+    "                   idle-heavy cases, e.g. --external 'nginx=bench/external/nginx {port} 1';\n"
+    "                   split into words, the words up to the next option are COMMAND\n"
     "--benchmark_repetitions is refused: it would repeat a case back to back.\n";
 
 // Takes our flags out of argv ("--flag value" or "--flag=value"), leaving the rest.
@@ -128,7 +129,14 @@ Flags parse_flags(int& argc, char** argv) {
             if (f.repetitions < 1 || f.repetitions > 100)
                 throw std::invalid_argument("--repetitions must be 1-100, not " + v);
         } else if (key == "--external") {
-            f.externals.push_back(pbb::parse_external(take()));
+            // NAME=COMMAND arrives as one word, or split by a shell (make bench
+            // ARGS="--external nginx=bench/external/nginx {port} 1"): then the words
+            // up to the next option are the command's.
+            std::string v = take();
+            const bool split = v.find(' ') == std::string::npos;
+            while (split && i + 1 < argc && argv[i + 1][0] != '-')
+                v += std::string(" ") + argv[++i];
+            f.externals.push_back(pbb::parse_external(v));
         } else if (key == "--seed") {
             f.seed = std::stoull(take()) & 0x7fffffffffffffffULL;  // fits a JSON integer
             f.seed_given = true;

@@ -207,7 +207,8 @@ ServerChild::ServerChild(const ShellCommand& command, const std::vector<int>& cp
     std::vector<std::string> argv{"/bin/sh", "-c", command.line};
     spawn(argv, cpus, -1);
     port_ = command.port;
-    wait_for_port(command.port, command.line, start_timeout);
+    wait_for_port(command.port, fmt::format("'{}' ({})", command.name, command.line),
+                  start_timeout);
     join_cgroup_check();  // now: the child has long since moved itself into the cgroup
 }
 
@@ -241,7 +242,7 @@ void ServerChild::wait_for_port(uint16_t port, const std::string& what,
         Exit exit;
         if (reap(false, exit)) {
             std::string message = fmt::format(
-                "external server '{}' exited with status {} before it accepted connections on "
+                "external server {} exited with status {} before it accepted connections on "
                 "127.0.0.1:{}; its output: {}",
                 what, exit.status, port, output_or_none(stderr_text(1000)));
             cleanup();
@@ -249,7 +250,7 @@ void ServerChild::wait_for_port(uint16_t port, const std::string& what,
         }
         if (std::chrono::steady_clock::now() >= deadline) {
             std::string message = fmt::format(
-                "external server '{}' did not accept connections on 127.0.0.1:{} within {:.1f} s "
+                "external server {} did not accept connections on 127.0.0.1:{} within {:.1f} s "
                 "(it must listen on the {{port}} it is given); its output: {}",
                 what, port, std::chrono::duration<double>(timeout).count(),
                 output_or_none(stderr_text(1000)));

@@ -37,6 +37,7 @@ struct Exit {
 struct ShellCommand {
     std::string line;
     uint16_t port = 0;
+    std::string name;  // for errors: --external's NAME
 };
 
 // A port on 127.0.0.1 nothing listens on now (bound to port 0, then released),
