@@ -45,3 +45,15 @@ def pattern_key(p: str):
 
 def workload_key(w: str):
     return (WORKLOAD_ORDER.index(w), "") if w in WORKLOAD_ORDER else (len(WORKLOAD_ORDER), w or "")
+
+
+# External servers (--external NAME=COMMAND, bench/README.md "External servers"): the
+# names the loaded runs' case files mark as external (case.external). They sort after
+# the patterns, get colours after theirs, and are labelled "NAME (external)".
+EXTERNAL: set = set()
+
+
+def label(p: str) -> str:
+    """How a table, a chart key or prose names a server: a pattern by its name, an
+    external server with "(external)"."""
+    return f"{p} (external)" if p in EXTERNAL else p

@@ -34,11 +34,13 @@ from .case import (
 from .fairness import jain, maxmin, thread_values
 from .gbench import gbench_rows, median, strip_gbench_name
 from .patterns import (
+    EXTERNAL,
     PATTERN_ORDER,
     PATTERNS,
     PATTERNS_FILE,
     WORKLOAD_ORDER,
     WRITE_ORDER,
+    label,
     pattern_key,
     read_patterns,
     workload_key,
@@ -244,6 +246,8 @@ def load_run(path: str) -> Run:
                 warnings.append(f"cases/{fname}: not a JSON object")
             continue
         case = _case_from_doc(doc, os.path.join(cases_dir, fname))
+        if isinstance(case.extra.get("external"), dict):
+            EXTERNAL.add(case.pattern)
         if case.kind not in KINDS:
             warnings.append(f"cases/{fname}: unknown kind {case.kind!r}; listed, not charted")
         cases.append(case)
@@ -310,9 +314,11 @@ __all__ = [
     # patterns.py
     "PATTERNS",
     "PATTERNS_FILE",
+    "EXTERNAL",
     "PATTERN_ORDER",
     "WORKLOAD_ORDER",
     "WRITE_ORDER",
+    "label",
     "pattern_key",
     "read_patterns",
     "workload_key",
