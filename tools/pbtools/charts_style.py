@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from .gnuplot import PALETTE, datablock, quote
-from .rundir import PATTERN_ORDER, Case
+from .rundir import PATTERN_ORDER, Case, label
 
 
 # Every key sits outside the plot area, so a legend never covers a point.
@@ -29,9 +29,9 @@ def footer(run_patterns, shown, note: str = "") -> str:
     """The line at the bottom of every chart. `note`, when given, replaces the list
     of patterns without data (for experiments that run on one pattern by design)."""
     missing = [p for p in run_patterns if p not in shown]
-    text = "patterns in this run: " + (", ".join(run_patterns) or "none")
+    text = "patterns in this run: " + (", ".join(label(p) for p in run_patterns) or "none")
     if missing and not note:
-        text += "  |  no data here: " + ", ".join(missing)
+        text += "  |  no data here: " + ", ".join(label(p) for p in missing)
     if note:
         text += "  |  " + note
     return (

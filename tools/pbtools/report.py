@@ -25,6 +25,7 @@ from . import units as u
 from .files import write_atomic
 from .report_markdown import LEGEND, LOWER_BOUND, MARK_ORDER, case_marks
 from .report_experiments import ExperimentSections
+from .report_external import ExternalSections
 from .report_kernel import KernelSections
 from .report_matrix import MatrixSections
 from .report_measured import MeasuredSections
@@ -46,6 +47,7 @@ class Report(
     NagleSections,
     ReadingSections,
     ExperimentSections,
+    ExternalSections,
 ):
     def __init__(self, run: Run, charts_dir: str, formats, focus: int | None, draw: bool):
         self.run = run
@@ -151,8 +153,10 @@ class Report(
             self.nagle_section(),
             self.upside_section(),
             self.experiments_section(),
+            self.external_section(),
             self.errors_section(),
         ]
+        self.read_external()
         measured = self.measured_section()
         for c in self.run.cases:
             if c.bringup_incomplete:

@@ -4,7 +4,7 @@ cells and their legend, and the cell formats every section shares."""
 from __future__ import annotations
 
 from . import units as u
-from .rundir import LATENCY_COUNTERS, Case
+from .rundir import EXTERNAL, LATENCY_COUNTERS, Case, label
 
 
 def table(headers, rows, align=None) -> str:
@@ -23,7 +23,10 @@ def table(headers, rows, align=None) -> str:
 
 
 def server(pattern: str) -> str:
-    """How prose names a pattern: by its binary."""
+    """How prose names a pattern: by its binary; an external server (--external) by
+    its name, marked external."""
+    if pattern in EXTERNAL:
+        return label(pattern)
     return f"server-{pattern}" if pattern and not pattern.startswith("server-") else pattern
 
 
