@@ -51,6 +51,23 @@ ProcReading read_proc(pid_t pid) {
 
 namespace {
 
+// Calls fn(pid, fields) for every process in /proc, `fields` reading its stat
+// line from the field after "(comm)" (state, ppid, pgrp, ...).
+template <typename Fn>
+void for_each_process(Fn fn) {
+    DIR* dir = ::opendir("/proc");
+    if (!dir) return;
+    while (dirent* e = ::readdir(dir)) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        std::string stat = slurp(std::string("/proc/") + e->d_name + "/stat");
+        auto paren = stat.rfind(')');
+        if (paren == std::string::npos) continue;
+        std::istringstream in(stat.substr(paren + 2));
+        fn(static_cast<pid_t>(std::atoi(e->d_name)), in);
+    }
+    ::closedir(dir);
+}
+
 // The processes of group `pgid`: /proc/<pid>/stat field 5 is the process group.
 std::vector<pid_t> group_members(pid_t pgid, const std::string& cgroup_procs) {
     std::vector<pid_t> out;
@@ -59,19 +76,11 @@ std::vector<pid_t> group_members(pid_t pgid, const std::string& cgroup_procs) {
         for (pid_t p; in >> p;) out.push_back(p);
         if (!out.empty()) return out;
     }
-    DIR* dir = ::opendir("/proc");
-    if (!dir) return out;
-    while (dirent* e = ::readdir(dir)) {
-        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-        std::string stat = slurp(std::string("/proc/") + e->d_name + "/stat");
-        auto paren = stat.rfind(')');
-        if (paren == std::string::npos) continue;
-        std::istringstream in(stat.substr(paren + 2));
+    for_each_process([&](pid_t pid, std::istringstream& after_comm) {
         std::string state, ppid, pgrp;
-        if (in >> state >> ppid >> pgrp && std::atoi(pgrp.c_str()) == pgid)
-            out.push_back(static_cast<pid_t>(std::atoi(e->d_name)));
-    }
-    ::closedir(dir);
+        if (after_comm >> state >> ppid >> pgrp && std::atoi(pgrp.c_str()) == pgid)
+            out.push_back(pid);
+    });
     return out;
 }
 
@@ -168,22 +177,14 @@ double self_cpu_us() {
 std::vector<pid_t> kernel_thread_pids() {
     constexpr unsigned long kPfKthread = 0x00200000;  // include/linux/sched.h
     std::vector<pid_t> out;
-    DIR* dir = ::opendir("/proc");
-    if (!dir) return out;
-    while (dirent* e = ::readdir(dir)) {
-        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-        std::string stat = slurp(std::string("/proc/") + e->d_name + "/stat");
-        auto paren = stat.rfind(')');
-        if (paren == std::string::npos) continue;
+    for_each_process([&](pid_t pid, std::istringstream& after_comm) {
         // After "pid (comm) ": flags is field 9.
-        std::istringstream in(stat.substr(paren + 2));
         std::string item;
         unsigned long flags = 0;
-        for (int i = 3; i <= 9 && in >> item; ++i)
+        for (int i = 3; i <= 9 && after_comm >> item; ++i)
             if (i == 9) flags = std::strtoul(item.c_str(), nullptr, 10);
-        if (flags & kPfKthread) out.push_back(static_cast<pid_t>(std::atoi(e->d_name)));
-    }
-    ::closedir(dir);
+        if (flags & kPfKthread) out.push_back(pid);
+    });
     return out;
 }
 
