@@ -38,6 +38,7 @@
 #include "cases.hpp"
 #include "json.hpp"
 #include "options.hpp"
+#include "placement.hpp"
 #include "server_child.hpp"
 
 namespace {
@@ -153,61 +154,32 @@ Flags parse_flags(int& argc, char** argv) {
     return f;
 }
 
-std::vector<int> affinity_cpus() {
-    std::vector<int> cpus;
-    cpu_set_t set;
-    if (::sched_getaffinity(0, sizeof set, &set) == 0)
-        for (int c = 0; c < CPU_SETSIZE; ++c)
-            if (CPU_ISSET(c, &set)) cpus.push_back(c);
-    if (cpus.empty()) cpus.push_back(0);
-    return cpus;
-}
-
-// The default placement: the load generator on the first CPU (a quarter of them
-// on big machines), the server on the rest, never overlapping, so a pattern is
-// never measured while the generator takes its CPU. With one CPU both share it.
+// The placement: the rule of bench/placement.hpp over the CPUs this process
+// may use, unless --server-cpus or --client-cpus say otherwise; a side the
+// command line leaves out gets the CPUs the other does not take.
 pbb::Placement choose_placement(const Flags& f) {
-    pbb::Placement p;
-    std::vector<int> all = affinity_cpus();
-    size_t client_n = all.size() >= 8 ? all.size() / 4 : 1;
-    if (!f.server_cpus.empty()) p.server_cpus = pbb::parse_cpu_list(f.server_cpus);
-    if (!f.client_cpus.empty()) p.client_cpus = pbb::parse_cpu_list(f.client_cpus);
-    if (all.size() == 1) {
-        if (p.server_cpus.empty()) p.server_cpus = all;
-        if (p.client_cpus.empty()) p.client_cpus = all;
-    } else {
-        if (p.client_cpus.empty())
-            p.client_cpus.assign(all.begin(), all.begin() + static_cast<long>(client_n));
-        if (p.server_cpus.empty())
+    const std::vector<int> all = pbb::affinity_cpus();
+    pbb::Placement p = pbb::place(pbb::read_topology(all));
+    const bool manual = !f.server_cpus.empty() || !f.client_cpus.empty();
+    if (manual) {
+        auto rest = [&](const std::vector<int>& taken) {
+            std::vector<int> out;
             for (int c : all)
-                if (std::find(p.client_cpus.begin(), p.client_cpus.end(), c) == p.client_cpus.end())
-                    p.server_cpus.push_back(c);
-        if (p.server_cpus.empty()) p.server_cpus = all;
-    }
-    p.loop_threads = f.loop_threads
-                         ? f.loop_threads
-                         : std::max<unsigned>(2, static_cast<unsigned>(p.server_cpus.size()));
-    p.worker_threads = f.worker_threads
-                           ? f.worker_threads
-                           : std::max<unsigned>(8, 2 * static_cast<unsigned>(p.server_cpus.size()));
-    if (!f.reason.empty()) {
-        p.reason = f.reason;
-    } else if (!f.server_cpus.empty() || !f.client_cpus.empty()) {
+                if (std::find(taken.begin(), taken.end(), c) == taken.end()) out.push_back(c);
+            return out.empty() ? all : out;
+        };
+        p.server_cpus =
+            f.server_cpus.empty() ? std::vector<int>{} : pbb::parse_cpu_list(f.server_cpus);
+        p.client_cpus =
+            f.client_cpus.empty() ? rest(p.server_cpus) : pbb::parse_cpu_list(f.client_cpus);
+        if (p.server_cpus.empty()) p.server_cpus = rest(p.client_cpus);
+        p.loop_threads = pbb::loops_for(p.server_cpus.size());
+        p.worker_threads = pbb::workers_for(p.server_cpus.size());
         p.reason = "chosen on the command line";
-    } else if (all.size() == 1) {
-        p.reason =
-            "one CPU: the server and the load generator share it, so every number includes the "
-            "generator's own cost";
-    } else {
-        p.reason = fmt::format(
-            "{} CPUs: the server gets CPU(s) {} to itself and the load generator CPU(s) {}, so the "
-            "generator never takes the server's CPU and every pattern has the same CPU budget; the "
-            "event-loop patterns run {} loops and worker-queue {} workers on it, so what differs "
-            "is "
-            "how each pattern spreads and hands off work, not how much hardware it gets",
-            all.size(), pbb::format_cpu_list(p.server_cpus), pbb::format_cpu_list(p.client_cpus),
-            p.loop_threads, p.worker_threads);
     }
+    if (f.loop_threads) p.loop_threads = f.loop_threads;
+    if (f.worker_threads) p.worker_threads = f.worker_threads;
+    if (!f.reason.empty()) p.reason = f.reason;
     return p;
 }
 
