@@ -46,6 +46,7 @@ Json case_info(const CaseSpec& spec) {
         info.set("server_args", std::move(args));
         if (spec.threads > 0) info.set("threads", static_cast<int>(spec.threads));
     }
+    if (spec.server_cpus > 0) info.set("server_cpus", static_cast<int>(spec.server_cpus));
     if (spec.external()) {  // --external: not one of the project's servers
         Json ext = Json::object(), skipped = Json::object();
         ext.set("name", spec.pattern);

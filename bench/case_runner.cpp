@@ -23,6 +23,7 @@
 #include "experiments.hpp"
 #include "files.hpp"
 #include "patterns.hpp"
+#include "placement.hpp"
 #include "sampler.hpp"
 #include "small_writes.hpp"
 
@@ -367,6 +368,11 @@ std::string run_warnings(const CaseSpec& spec, const Measured& m) {
 }  // namespace
 
 Outcome run_case(const CaseSpec& spec, const RunnerOptions& options) {
+    if (spec.server_cpus > 0) {  // the scaling profile: part of the server CPUs
+        RunnerOptions scaled = options;
+        scaled.placement = first_server_cpus(options.placement, spec.server_cpus);
+        return run_case(spec, scaled, CaseHooks{});
+    }
     if (spec.kind != Kind::kClaims) return run_case(spec, options, CaseHooks{});
     const Experiment* e = find_experiment(spec.experiment);
     if (!e) {

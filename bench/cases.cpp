@@ -8,6 +8,7 @@
 
 #include "experiments.hpp"
 #include "patterns.hpp"
+#include "placement.hpp"
 
 namespace pb::bench {
 
@@ -25,6 +26,8 @@ const char* to_string(Kind kind) {
             return "nagle-upside";
         case Kind::kClaims:
             return "claims";
+        case Kind::kScaling:
+            return "scaling";
     }
     return "?";
 }
@@ -73,6 +76,9 @@ std::string CaseSpec::name() const {
         case Kind::kClaims:
             return fmt::format("claims/{}/{}/{}{}c{}", experiment, pattern, variant,
                                variant.empty() ? "" : "/", connections);
+        case Kind::kScaling:
+            return fmt::format("scaling/{}/{}/cpus{}/c{}", pattern, workload, server_cpus,
+                               connections);
     }
     return "?";
 }
@@ -95,6 +101,9 @@ std::string CaseSpec::id() const {
         case Kind::kClaims:
             return fmt::format("claims-{}-{}-{}{}c{}", experiment, pattern, variant,
                                variant.empty() ? "" : "-", connections);
+        case Kind::kScaling:
+            return fmt::format("scaling-{}-{}-cpus{}-c{}", pattern, workload, server_cpus,
+                               connections);
     }
     return "?";
 }
@@ -159,7 +168,8 @@ int default_repetitions(const std::string& profile) {
 }
 
 const std::vector<std::string>& profile_names() {
-    static const std::vector<std::string> names{"quick", "default", "full", "nagle", "claims"};
+    static const std::vector<std::string> names{"quick", "default", "full",
+                                                "nagle", "claims",  "scaling"};
     return names;
 }
 
@@ -287,6 +297,36 @@ std::vector<CaseSpec> nagle_cases() {
 
 }  // namespace
 
+std::vector<CaseSpec> scaling_cases(size_t max_server_cpus) {
+    std::vector<size_t> counts;
+    for (size_t n = 1; n < max_server_cpus; n *= 2) counts.push_back(n);
+    counts.push_back(std::max<size_t>(1, max_server_cpus));
+    const std::pair<const char*, int> workloads[] = {
+        {"tiny", kScalingConnections},
+        {"churn", kScalingConnections},
+        {"cpu", kScalingCpuConnections},
+    };
+    std::vector<CaseSpec> out;
+    for (const auto& pattern : pb::kPatterns) {
+        if (!serves_concurrently(pattern)) continue;
+        for (const auto& [workload, connections] : workloads)
+            for (size_t n : counts) {
+                CaseSpec c;
+                c.kind = Kind::kScaling;
+                c.pattern = pattern.name;
+                c.protocol = "frame";
+                c.workload = workload;
+                c.connections = connections;
+                c.server_cpus = static_cast<unsigned>(n);
+                // The default profile's windows: 18 cases a point, 3 runs each.
+                c.warmup = milliseconds(200);
+                c.duration = milliseconds(800);
+                out.push_back(std::move(c));
+            }
+    }
+    return out;
+}
+
 std::vector<CaseSpec> profile_cases(const std::string& profile, Duration duration_override) {
     std::vector<CaseSpec> cases;
     if (profile == "quick") {
@@ -345,9 +385,11 @@ std::vector<CaseSpec> profile_cases(const std::string& profile, Duration duratio
         cases = nagle_cases();
     } else if (profile == "claims") {
         cases = claims_cases();
+    } else if (profile == "scaling") {
+        cases = scaling_cases(place(read_topology(affinity_cpus())).server_cpus.size());
     } else {
         throw std::invalid_argument("unknown profile '" + profile +
-                                    "' (quick, default, full, nagle or claims)");
+                                    "' (quick, default, full, nagle, claims or scaling)");
     }
     if (duration_override > Duration::zero())
         for (auto& c : cases) c.duration = duration_override;

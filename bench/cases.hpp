@@ -13,7 +13,7 @@
 
 namespace pb::bench {
 
-enum class Kind { kMatrix, kSweep, kBaseline, kNagle, kNagleUpside, kClaims };
+enum class Kind { kMatrix, kSweep, kBaseline, kNagle, kNagleUpside, kClaims, kScaling };
 const char* to_string(Kind kind);
 
 using Duration = std::chrono::nanoseconds;
@@ -44,6 +44,11 @@ struct CaseSpec {
     std::vector<std::string> server_args;
     unsigned threads = 0;
 
+    // The scaling profile (Kind::kScaling): the server runs on the first this
+    // many of the placement's server CPUs, with one loop per CPU (0: all of them,
+    // the placement's threads).
+    unsigned server_cpus = 0;
+
     // An external server (--external NAME=COMMAND, bench/README.md "External
     // servers"): `pattern` is its NAME, this its COMMAND with the {port}, {cpus} and
     // {threads} placeholders still in. Empty: one of the project's servers.
@@ -62,10 +67,18 @@ struct CaseSpec {
 
 // Profiles: "quick" (CI smoke test, about a minute), "default" (under 10 minutes
 // on 2 CPUs), "full" (longer runs, both protocols, more points), "nagle"
-// (make bench-nagle), "claims" (the experiments of bench/experiments.hpp). `duration_override` > 0
+// (make bench-nagle), "claims" (the experiments of bench/experiments.hpp),
+// "scaling" (scaling_cases() for this machine's default placement). `duration_override` > 0
 // replaces every case's duration. Throws std::invalid_argument for an unknown profile.
 std::vector<CaseSpec> profile_cases(const std::string& profile, Duration duration_override);
 const std::vector<std::string>& profile_names();
+
+// The scaling profile on a server of up to `max_server_cpus` CPUs: every pattern
+// that serves connections concurrently at 1, 2, 4, ... server CPUs (and at
+// max_server_cpus itself), under tiny and churn at 256 connections and cpu at 64.
+std::vector<CaseSpec> scaling_cases(size_t max_server_cpus);
+inline constexpr int kScalingConnections = 256;
+inline constexpr int kScalingCpuConnections = 64;
 
 // One --external NAME=COMMAND. Throws std::invalid_argument when NAME is not a
 // plain name ([a-z0-9._-]), is a pattern's, or COMMAND has no {port}.

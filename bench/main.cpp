@@ -2,7 +2,7 @@
 // `make bench-nagle`. One registered benchmark per case of the chosen profile;
 // each runs a fresh server child and reports the case's counters (bench/README.md).
 //
-//   patternbench [--profile quick|default|full|nagle|claims] [--out-dir DIR]
+//   patternbench [--profile quick|default|full|nagle|claims|scaling] [--out-dir DIR]
 //                [--repetitions N] [--seed S]
 //                [--server-cpus LIST] [--client-cpus LIST] [--duration D]
 //                [--loop-threads N] [--worker-threads N] [--server-dir DIR]
@@ -64,7 +64,7 @@ struct Flags {
 };
 
 constexpr const char* kUsage =
-    "usage: patternbench [--profile quick|default|full|nagle|claims] [--out-dir DIR]\n"
+    "usage: patternbench [--profile quick|default|full|nagle|claims|scaling] [--out-dir DIR]\n"
     "                    [--server-cpus LIST] [--client-cpus LIST] [--placement-reason TEXT]\n"
     "                    [--repetitions N] [--seed S]\n"
     "                    [--duration D] [--loop-threads N] [--worker-threads N]\n"
@@ -73,7 +73,7 @@ constexpr const char* kUsage =
     "Runs the pattern matrix (bench/README.md). --out-dir receives cases/<id>.json;\n"
     "tools/run-bench (make bench) wraps this with sysinfo, run.json and the report.\n"
     "  --repetitions N  runs of every case (default: quick 1, default 4, full and\n"
-    "                   nagle 3); the\n"
+    "                   nagle, claims and scaling 3); the\n"
     "                   case file holds their medians and min-max ranges\n"
     "  --seed S         seed of the shuffled run order (default: random, printed)\n"
     "  --external NAME=COMMAND  (repeatable) one more server in the matrix: COMMAND is a\n"
@@ -248,6 +248,10 @@ int main(int argc, char** argv) {
             cases.insert(cases.end(), more.begin(), more.end());
         }
         options.placement = choose_placement(flags);
+        // A scaling point past the server CPUs the command line gave cannot run.
+        std::erase_if(cases, [&](const pbb::CaseSpec& c) {
+            return c.server_cpus > options.placement.server_cpus.size();
+        });
         options.server_dir = flags.server_dir;
         options.pingpong_bin = flags.pingpong_bin;
         out_dir = flags.out_dir;

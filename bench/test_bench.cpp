@@ -106,6 +106,13 @@ TEST_CASE("profiles fit their time budgets", "[bench]") {
     // and its overload bring-ups are not in the plan, so it keeps half its
     // 10 minutes in reserve.
     CHECK(pbb::default_repetitions("claims") * planned("claims") <= 300);
+    // The scaling profile on 2 CPUs (one server CPU: one point a series) within
+    // 3 minutes, report included.
+    CHECK(pbb::default_repetitions("scaling") * [] {
+        double s = 0;
+        for (const auto& c : pbb::scaling_cases(1)) s += c.planned_seconds();
+        return s;
+    }() <= 120);
     CHECK(pbb::default_repetitions("default") >= 4);  // see cases.hpp
     // Every claims case names its experiment, and names are unique.
     std::set<std::string> claims_names;

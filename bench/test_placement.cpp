@@ -229,3 +229,34 @@ TEST_CASE("three or more CPUs on one core share it, and say so", "[bench][placem
     CHECK(p.server_cpus == std::vector<int>{1, 2, 3});
     CHECK(p.reason.find("one physical core") != std::string::npos);
 }
+
+TEST_CASE("the scaling profile doubles the server's CPUs up to the placement's",
+          "[bench][placement]") {
+    auto counts = [](size_t max) {
+        std::map<std::string, std::vector<unsigned>> per_series;
+        for (const auto& c : pbb::scaling_cases(max)) {
+            CHECK(c.kind == pbb::Kind::kScaling);
+            CHECK(c.name().rfind("scaling/" + c.pattern + "/" + c.workload + "/cpus", 0) == 0);
+            CHECK(c.connections == (c.workload == "cpu" ? 64 : 256));
+            per_series[c.pattern + "/" + c.workload].push_back(c.server_cpus);
+        }
+        return per_series;
+    };
+    auto two_cpus = counts(1);  // this machine: one point per pattern and workload
+    CHECK(two_cpus.size() == 6 * 3);
+    for (const auto& [series, points] : two_cpus) CHECK(points == std::vector<unsigned>{1});
+    for (const auto& [series, points] : counts(8))
+        CHECK(points == std::vector<unsigned>{1, 2, 4, 8});
+    for (const auto& [series, points] : counts(6))
+        CHECK(points == std::vector<unsigned>{1, 2, 4, 6});
+    // A scaling case's server: the first N server CPUs, one loop on each.
+    pbb::Placement p;
+    p.server_cpus = {4, 5, 6, 7};
+    p.loop_threads = 4;
+    auto two = pbb::first_server_cpus(p, 2);
+    CHECK(two.server_cpus == std::vector<int>{4, 5});
+    CHECK(two.loop_threads == 2);
+    CHECK(two.worker_threads == 8);
+    CHECK(pbb::first_server_cpus(p, 1).loop_threads == 1);
+    CHECK(pbb::first_server_cpus(p, 9).server_cpus.size() == 4);
+}

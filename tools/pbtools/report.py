@@ -20,7 +20,7 @@ import concurrent.futures
 import os
 import sys
 
-from . import analysis, charts, claims, gnuplot
+from . import analysis, charts, claims, gnuplot, report_scaling
 from . import units as u
 from .files import write_atomic
 from .report_markdown import LEGEND, LOWER_BOUND, MARK_ORDER, case_marks
@@ -150,6 +150,7 @@ class Report(
             self.threads_section(),
             self.spread_section(),
             self.kernel_section(),
+            report_scaling.section(self),
             self.nagle_section(),
             self.upside_section(),
             self.experiments_section(),

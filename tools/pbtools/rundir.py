@@ -47,7 +47,7 @@ from .patterns import (
 )
 from .values import as_bool, dig, num
 
-KINDS = ["matrix", "sweep", "baseline", "nagle", "nagle-upside", "claims"]
+KINDS = ["matrix", "sweep", "baseline", "nagle", "nagle-upside", "claims", "scaling"]
 
 
 @dataclass
