@@ -17,7 +17,6 @@
 // within microseconds Nagle sends whatever accumulated meanwhile (the ACK
 // condition); where the ACK is held back for milliseconds, a full segment
 // forms first (the size condition).
-#include <linux/tcp.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -25,23 +24,16 @@
 #include <fmt/format.h>
 
 #include <array>
-#include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
-#include <cstring>
-#include <deque>
 #include <limits>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
-#include <thread>
 
 #include "clock.hpp"
 #include "experiments.hpp"
-#include "frame.hpp"
 #include "netns.hpp"
+#include "small_writes.hpp"
 #include "socket.hpp"
 
 namespace pb::bench {
@@ -71,221 +63,6 @@ constexpr const char* kFast = "fast";
 constexpr const char* kSlowAck = "slowack";
 constexpr const char* kSlowAckRate = "1mbit";
 constexpr const char* kSlowAckQueue = "50ms";
-// A reply that never comes ends the run with an error instead of a hang.
-constexpr timeval kReplyTimeout{5, 0};
-
-// ---- the streaming client -------------------------------------------------------------
-
-struct StreamConfig {
-    std::string host;
-    uint16_t port = 0;
-    int write_bytes = 0;
-    int writes = 0;  // per request
-    bool nodelay = false;
-    lg::Duration warmup{}, duration{};
-};
-
-// The client socket's data counters (Linux TCP_INFO).
-struct TcpSent {
-    uint64_t bytes = 0;      // tcpi_bytes_sent: data bytes, retransmissions included
-    uint64_t data_segs = 0;  // tcpi_data_segs_out: segments that carried data
-    uint64_t segs = 0;       // tcpi_segs_out: every segment, pure ACKs included
-    uint64_t retrans = 0;
-    uint32_t mss = 0;
-};
-
-TcpSent tcp_sent(int fd) {
-    tcp_info i{};
-    socklen_t len = sizeof i;
-    TcpSent t;
-    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &i, &len) != 0) return t;
-    t.bytes = i.tcpi_bytes_sent;
-    t.data_segs = i.tcpi_data_segs_out;
-    t.segs = i.tcpi_segs_out;
-    t.retrans = i.tcpi_total_retrans;
-    t.mss = i.tcpi_snd_mss;
-    return t;
-}
-
-struct StreamRun {
-    lg::Result result;
-    TcpSent window;       // over the window: end minus start
-    uint64_t writes = 0;  // write() calls of the window's requests
-    uint32_t mss = 0;
-};
-
-void send_all(int fd, const uint8_t* p, size_t n) {
-    while (n > 0) {
-        ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
-        if (w > 0) {
-            p += w;
-            n -= static_cast<size_t>(w);
-        } else if (!(w < 0 && errno == EINTR)) {
-            throw std::runtime_error(fmt::format("write: {}", std::strerror(errno)));
-        }
-    }
-}
-
-void read_all(int fd, uint8_t* p, size_t n) {
-    while (n > 0) {
-        ssize_t r = ::read(fd, p, n);
-        if (r > 0) {
-            p += r;
-            n -= static_cast<size_t>(r);
-        } else if (r == 0) {
-            throw std::runtime_error("read: the server closed the connection");
-        } else if (errno != EINTR) {
-            throw std::runtime_error(fmt::format("read: {}", std::strerror(errno)));
-        }
-    }
-}
-
-// One connection, a writer thread and a reader (this thread), blocking sockets,
-// every write() exactly write_bytes: bench/small_writes.cpp's client, with a
-// host of its choosing and the socket's data counters (bytes and data
-// segments, not segs_out, which counts the pure ACKs of the replies too).
-// Throws std::runtime_error when the connection fails or a reply is wrong.
-StreamRun run_stream(const StreamConfig& cfg) {
-    UniqueFd fd = connect_tcp(cfg.host, cfg.port, false);
-    set_nodelay(fd.get(), cfg.nodelay);
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &kReplyTimeout, sizeof kReplyTimeout);
-
-    const size_t request_bytes = static_cast<size_t>(cfg.writes) * cfg.write_bytes;
-    const auto body_len = static_cast<uint32_t>(request_bytes - frame::kRequestHeaderSize);
-    std::vector<uint8_t> request(request_bytes);
-    std::vector<uint8_t> reply(frame::kReplyHeaderSize + kNagleReplyBody);
-
-    StreamRun run;
-    lg::Result& result = run.result;
-    result.config.host = cfg.host;
-    result.config.port = cfg.port;
-    result.config.connections = 1;
-    result.config.warmup = cfg.warmup;
-    result.config.duration = cfg.duration;
-    result.config.pipeline = kPipeline;
-    result.config.request_size = body_len;
-    result.config.response_size = kNagleReplyBody;
-    result.config.nodelay = cfg.nodelay;
-    result.config.write_mode = lg::WriteMode::kChunks;
-    result.config.write_chunk = static_cast<uint32_t>(cfg.write_bytes);
-    result.config.quiet = true;
-    result.threads = 1;
-    result.hosts.push_back(lg::HostInfo::current());
-    lg::RunStats& stats = result.stats;
-
-    struct InFlight {
-        uint64_t id;
-        Clock::time_point sent;
-        bool measured;
-    };
-    std::mutex mutex;
-    std::condition_variable room;
-    std::deque<InFlight> in_flight;
-    bool writer_done = false;
-    std::string writer_error;
-    const auto start = Clock::now();
-    const auto measure_start = start + cfg.warmup;
-    const auto measure_end = measure_start + cfg.duration;
-    bool window_open = false;  // the writer's own
-    TcpSent at_open;
-
-    std::thread writer([&] {
-        uint64_t next_id = 1;
-        try {
-            for (auto now = Clock::now(); now < measure_end; now = Clock::now()) {
-                if (!window_open && now >= measure_start) {
-                    at_open = tcp_sent(fd.get());
-                    window_open = true;
-                }
-                frame::RequestHeader h;
-                h.body_len = body_len;
-                h.reply_len = kNagleReplyBody;
-                h.id = next_id++;
-                frame::encode_request_header(h, request.data());
-                frame::fill_payload(h.id, 0, request.data() + frame::kRequestHeaderSize, body_len);
-                {
-                    std::unique_lock lock(mutex);
-                    room.wait(lock, [&] { return in_flight.size() < size_t{kPipeline}; });
-                    in_flight.push_back({h.id, Clock::now(), window_open});
-                }
-                room.notify_all();
-                for (int i = 0; i < cfg.writes; ++i)
-                    send_all(fd.get(), request.data() + static_cast<size_t>(i) * cfg.write_bytes,
-                             static_cast<size_t>(cfg.write_bytes));
-                if (window_open) {
-                    ++stats.sent;
-                    stats.bytes_written += request_bytes;
-                    run.writes += static_cast<uint64_t>(cfg.writes);
-                }
-            }
-        } catch (const std::exception& e) {
-            writer_error = e.what();
-        }
-        std::lock_guard lock(mutex);
-        writer_done = true;
-        room.notify_all();
-    });
-
-    std::string reader_error;
-    try {
-        for (;;) {
-            {
-                std::unique_lock lock(mutex);
-                room.wait(lock, [&] { return !in_flight.empty() || writer_done; });
-                if (in_flight.empty()) break;
-            }
-            read_all(fd.get(), reply.data(), reply.size());
-            auto done = Clock::now();
-            InFlight req;
-            {
-                std::lock_guard lock(mutex);
-                req = in_flight.front();
-                in_flight.pop_front();
-                room.notify_all();
-            }
-            frame::ReplyHeader rh;
-            if (!frame::decode_reply_header(reply.data(), rh) || rh.id != req.id ||
-                rh.reply_len != kNagleReplyBody ||
-                frame::verify_payload(req.id, 0, reply.data() + frame::kReplyHeaderSize,
-                                      kNagleReplyBody) != kNagleReplyBody)
-                throw std::runtime_error(fmt::format("reply {} failed verification", req.id));
-            if (req.measured) {
-                auto ns =
-                    std::chrono::duration_cast<std::chrono::nanoseconds>(done - req.sent).count();
-                stats.latency.record(ns);
-                stats.uncorrected_latency.record(ns);
-                ++stats.requests;
-                stats.bytes_read += reply.size();
-            }
-            if (done >= measure_start && done < measure_end) ++stats.window_replies;
-        }
-    } catch (const std::exception& e) {
-        reader_error = e.what();
-        ::shutdown(fd.get(), SHUT_RDWR);  // unblocks the writer
-        std::lock_guard lock(mutex);
-        in_flight.clear();
-        room.notify_all();
-    }
-    writer.join();
-    if (!reader_error.empty()) throw std::runtime_error(reader_error);
-    if (!writer_error.empty()) throw std::runtime_error(writer_error);
-
-    const TcpSent at_close = tcp_sent(fd.get());
-    run.window = {at_close.bytes - at_open.bytes, at_close.data_segs - at_open.data_segs,
-                  at_close.segs - at_open.segs, at_close.retrans - at_open.retrans, 0};
-    run.mss = at_close.mss;
-    stats.tcp.segs_out = run.window.segs;
-    stats.tcp.retransmits = run.window.retrans;
-    stats.tcp.connections = 1;
-    stats.connects = 1;
-    result.duration_s = std::chrono::duration<double>(cfg.duration).count();
-    result.started_at = utc_now();
-    auto ns = [](Clock::time_point t) {
-        return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-    };
-    result.timeline = {ns(start), ns(measure_start), ns(measure_end), ns(measure_end)};
-    return run;
-}
 
 // ---- the cases ----------------------------------------------------------------------
 
@@ -336,22 +113,29 @@ Outcome run_nagle_size(const CaseSpec& spec, const RunnerOptions& options) {
     } catch (const NetnsUnavailable& e) {
         return skipped_outcome(spec, options, e.what());
     }
-    StreamConfig cfg;
+    // bench/small_writes.cpp's client (Nagle's upside), here with a host in the
+    // client namespace and the socket's data counters.
+    SmallWritesConfig cfg;
     cfg.write_bytes = write_bytes_of(spec);
     cfg.writes = (kRequestBytes + cfg.write_bytes - 1) / cfg.write_bytes;
+    cfg.reply_len = kNagleReplyBody;
+    cfg.pipeline = kPipeline;
     cfg.nodelay = spec.client_nodelay;
     cfg.warmup = spec.warmup;
     cfg.duration = spec.duration;
     Measured m;
     Accounted a;
-    StreamRun run;
+    SmallWritesRun run;
     try {
         run_across(
             *net, spec, options,
             [&](const std::string& host, uint16_t port) {
                 cfg.host = host;
                 cfg.port = port;
-                run = run_stream(cfg);
+                run = run_small_writes_counted(cfg);
+                // Each request leaves as `writes` chunks of write_bytes.
+                run.result.config.write_mode = lg::WriteMode::kChunks;
+                run.result.config.write_chunk = static_cast<uint32_t>(cfg.write_bytes);
                 return run.result;
             },
             m, a);
@@ -362,13 +146,14 @@ Outcome run_nagle_size(const CaseSpec& spec, const RunnerOptions& options) {
     }
 
     const auto& st = m.result.stats;
+    // write() calls of the requests sent inside the window.
+    const auto writes = static_cast<double>(st.sent) * cfg.writes;
     const double requests = static_cast<double>(st.requests);
     const auto stalls =
         static_cast<double>(st.latency.count_at_or_above(int64_t{kStallUs} * lg::kNsPerUs));
     const double bytes_per_seg =
-        ratio(static_cast<double>(run.window.bytes), static_cast<double>(run.window.data_segs));
-    const double segs_per_write =
-        ratio(static_cast<double>(run.window.data_segs), static_cast<double>(run.writes));
+        ratio(static_cast<double>(run.sent.bytes), static_cast<double>(run.sent.data_segs));
+    const double segs_per_write = ratio(static_cast<double>(run.sent.data_segs), writes);
     const double mb_per_s = static_cast<double>(st.bytes_written) / 1e6 / m.result.duration_s;
     Counters c{
         {"rps", m.result.throughput_rps()},
@@ -391,12 +176,12 @@ Outcome run_nagle_size(const CaseSpec& spec, const RunnerOptions& options) {
     exp.set("pipeline", kPipeline);
     exp.set("nagle", !cfg.nodelay);
     exp.set("mtu", kMtu);
-    exp.set("mss", static_cast<int64_t>(run.mss));
-    exp.set("writes", static_cast<int64_t>(run.writes));
-    exp.set("bytes_sent", static_cast<int64_t>(run.window.bytes));
-    exp.set("data_segs_out", static_cast<int64_t>(run.window.data_segs));
-    exp.set("segs_out", static_cast<int64_t>(run.window.segs));
-    exp.set("retransmits", static_cast<int64_t>(run.window.retrans));
+    exp.set("mss", static_cast<int64_t>(run.sent.mss));
+    exp.set("writes", static_cast<int64_t>(writes));
+    exp.set("bytes_sent", static_cast<int64_t>(run.sent.bytes));
+    exp.set("data_segs_out", static_cast<int64_t>(run.sent.data_segs));
+    exp.set("segs_out", static_cast<int64_t>(run.result.stats.tcp.segs_out));
+    exp.set("retransmits", static_cast<int64_t>(run.result.stats.tcp.retransmits));
     exp.set("bytes_per_seg", bytes_per_seg);
     exp.set("segs_per_write", segs_per_write);
     exp.set("mb_per_s", mb_per_s);

@@ -1,5 +1,7 @@
 #include "small_writes.hpp"
 
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -50,19 +52,29 @@ void read_all(int fd, uint8_t* p, size_t n) {
     }
 }
 
-loadgen::TcpCounters tcp_counters(int fd) {
-    loadgen::TcpCounters c;
-    loadgen::read_tcp_counters(fd, c);
-    return c;
+// The socket's TCP_INFO counters this client reports, read once per edge.
+struct TcpReading {
+    loadgen::TcpCounters counters;
+    SmallWritesSent sent;
+};
+
+TcpReading tcp_reading(int fd) {
+    TcpReading r;
+    tcp_info i{};
+    socklen_t len = sizeof i;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &i, &len) != 0) return r;
+    r.counters = {i.tcpi_segs_out, i.tcpi_segs_in, i.tcpi_total_retrans, 1};
+    r.sent = {i.tcpi_bytes_sent, i.tcpi_data_segs_out, i.tcpi_snd_mss};
+    return r;
 }
 
 }  // namespace
 
-loadgen::Result run_small_writes(const SmallWritesConfig& cfg) {
+SmallWritesRun run_small_writes_counted(const SmallWritesConfig& cfg) {
     if (cfg.writes < 1 || cfg.write_bytes < 1 || cfg.pipeline < 1 ||
         static_cast<size_t>(cfg.writes * cfg.write_bytes) < frame::kRequestHeaderSize)
         throw std::invalid_argument("small writes: a request must hold at least a frame header");
-    UniqueFd fd = connect_tcp("127.0.0.1", cfg.port, false);
+    UniqueFd fd = connect_tcp(cfg.host, cfg.port, false);
     set_nodelay(fd.get(), cfg.nodelay);
     // A reply that never comes ends the run with an error instead of a hang.
     timeval limit{5, 0};
@@ -73,7 +85,9 @@ loadgen::Result run_small_writes(const SmallWritesConfig& cfg) {
     std::vector<uint8_t> request(request_bytes);
     std::vector<uint8_t> reply(frame::kReplyHeaderSize + cfg.reply_len);
 
-    loadgen::Result result;
+    SmallWritesRun run;
+    loadgen::Result& result = run.result;
+    result.config.host = cfg.host;
     result.config.port = cfg.port;
     result.config.connections = 1;
     result.config.warmup = cfg.warmup;
@@ -107,7 +121,7 @@ loadgen::Result run_small_writes(const SmallWritesConfig& cfg) {
     const auto measure_start = start + cfg.warmup;
     const auto measure_end = measure_start + cfg.duration;
     std::atomic<bool> window_open{false};
-    loadgen::TcpCounters at_open;
+    TcpReading at_open;
 
     std::thread writer([&] {
         uint64_t next_id = 1;
@@ -116,7 +130,7 @@ loadgen::Result run_small_writes(const SmallWritesConfig& cfg) {
                 auto now = Clock::now();
                 if (now >= measure_end) break;
                 if (!window_open && now >= measure_start) {
-                    at_open = tcp_counters(fd.get());
+                    at_open = tcp_reading(fd.get());
                     window_open = true;
                 }
                 frame::RequestHeader h;
@@ -194,11 +208,13 @@ loadgen::Result run_small_writes(const SmallWritesConfig& cfg) {
     writer.join();
     if (!reader_error.empty()) throw std::runtime_error(reader_error);
     if (!writer_error.empty()) throw std::runtime_error(writer_error);
-    loadgen::TcpCounters at_close = tcp_counters(fd.get());
-    stats.tcp.segs_out = at_close.segs_out - at_open.segs_out;
-    stats.tcp.segs_in = at_close.segs_in - at_open.segs_in;
-    stats.tcp.retransmits = at_close.retransmits - at_open.retransmits;
-    stats.tcp.connections = at_close.connections;
+    const TcpReading at_close = tcp_reading(fd.get());
+    stats.tcp.segs_out = at_close.counters.segs_out - at_open.counters.segs_out;
+    stats.tcp.segs_in = at_close.counters.segs_in - at_open.counters.segs_in;
+    stats.tcp.retransmits = at_close.counters.retransmits - at_open.counters.retransmits;
+    stats.tcp.connections = at_close.counters.connections;
+    run.sent = {at_close.sent.bytes - at_open.sent.bytes,
+                at_close.sent.data_segs - at_open.sent.data_segs, at_close.sent.mss};
     stats.connects = 1;
     result.duration_s = std::chrono::duration<double>(cfg.duration).count();
     auto ns = [](Clock::time_point t) {
@@ -208,7 +224,7 @@ loadgen::Result run_small_writes(const SmallWritesConfig& cfg) {
     result.timeline.measure_start = ns(measure_start);
     result.timeline.measure_end = ns(measure_end);
     result.timeline.drain_end = ns(measure_end);
-    return result;
+    return run;
 }
 
 }  // namespace pb::bench
