@@ -193,6 +193,8 @@ void validate(const Config& c) {
     if (c.timeout <= Duration::zero()) throw ArgsError("--timeout must be positive");
     if (c.bringup_timeout <= Duration::zero())
         throw ArgsError("--bringup-timeout must be positive");
+    if (c.start_at && !(*c.start_at > 0.0 && std::isfinite(*c.start_at)))
+        throw ArgsError("--start-at takes seconds since the epoch, e.g. 1764662400.25");
     if (c.rate < 0.0 || !std::isfinite(c.rate)) throw ArgsError("-R must be positive");
     if (c.slow_fraction < 0.0 || c.slow_fraction > 1.0)
         throw ArgsError("--slow-fraction must be 0..1");
@@ -219,7 +221,7 @@ Config parse_args(const std::vector<std::string>& args) {
     std::string target, duration = "10s", warmup = "0s", timeout = "2s", rate = "0",
                         arrival = "uniform", bringup_timeout = "10s";
     std::string close = "fin", protocol = "frame", nodelay = "on", max_lateness = "1ms";
-    std::string request_size = "0", response_size, cpus;
+    std::string request_size = "0", response_size, cpus, start_at;
     bool split = false, writev = false, cork = false, msg_more = false;
     bool no_verify = false, version = false, no_recv_timestamps = false;
 
@@ -239,6 +241,9 @@ Config parse_args(const std::vector<std::string>& args) {
     app.add_option("--bringup-timeout", bringup_timeout,
                    "Start barrier: wait this long for every connection's first round trip")
         ->capture_default_str();
+    app.add_option("--start-at", start_at,
+                   "Start the load (warm-up, then window) at this wall-clock instant, seconds "
+                   "since the epoch with a fraction: generators on several hosts share a window");
     app.add_option("-R,--rate", rate, "Open loop: total requests/s (0: closed loop)")
         ->capture_default_str();
     app.add_option("--arrival", arrival, "Open-loop arrivals: uniform or poisson")
@@ -340,6 +345,16 @@ Config parse_args(const std::vector<std::string>& args) {
     c.bringup_timeout = parse_duration(bringup_timeout);
     c.max_lateness = parse_duration(max_lateness);
     c.rate = parse_scaled(rate, 1000.0, "rate");
+    if (!start_at.empty()) {
+        size_t used = 0;
+        try {
+            c.start_at = std::stod(start_at, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used == 0 || used != start_at.size())
+            throw ArgsError(fmt::format("bad --start-at '{}' (seconds since the epoch)", start_at));
+    }
     c.arrival = arrival == "poisson" ? Arrival::kPoisson : Arrival::kUniform;
     c.close = close == "rst" ? CloseMode::kRst : CloseMode::kFin;
     c.protocol = protocol == "http" ? Protocol::kHttp : Protocol::kFrame;

@@ -44,6 +44,12 @@ struct Config {
     // Keep-alive modes: how long the start barrier waits for every connection's
     // first verified round trip before the run goes on with those that made it.
     Duration bringup_timeout = std::chrono::seconds(10);
+    // CLOCK_REALTIME instant (seconds since the epoch) at which the load starts
+    // (the warm-up, then the window), so that generators on several hosts measure
+    // the same window; the start barrier runs before it. Unset: 2 ms after the
+    // barrier releases. An instant already past when the barrier releases also
+    // starts then (the record's window_start shows how late).
+    std::optional<double> start_at;
     double rate = 0.0;  // requests/s over all connections; 0: closed loop
     Arrival arrival = Arrival::kUniform;
     // Requests in flight per connection: kept full in a closed loop; a cap in an

@@ -90,6 +90,7 @@ Result merge(const std::vector<Result>& results) {
     out.target_rps = 0.0;
     out.bringup.reset();
     out.timeline = Timeline{};
+    out.window_start.reset();
     for (const Result& r : results) {
         if (r.bringup) {
             Bringup& b = out.bringup ? *out.bringup : out.bringup.emplace();
@@ -104,6 +105,9 @@ Result merge(const std::vector<Result>& results) {
         out.duration_s = std::max(out.duration_s, r.duration_s);
         out.target_rps += r.target_rps;
         out.started_at = std::min(out.started_at, r.started_at);
+        if (r.window_start)
+            out.window_start =
+                std::min(out.window_start.value_or(*r.window_start), *r.window_start);
     }
     return out;
 }

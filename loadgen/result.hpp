@@ -75,6 +75,9 @@ struct Result {
     RunStats stats;
     std::optional<Bringup> bringup;  // none with --connect-per-request (no barrier)
     Timeline timeline;               // as planned (not in the JSON; zero after from_json)
+    // CLOCK_REALTIME seconds since the epoch at which the first thread opened its
+    // measured window (the earliest one, merged); unset in records older than it.
+    std::optional<double> window_start;
 
     bool open_loop() const { return target_rps > 0.0; }
     // Verified replies that arrived inside the window, per second (wrk's figure).

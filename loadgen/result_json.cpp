@@ -67,6 +67,7 @@ Json config_json(const Config& c) {
     j.set("busy_poll", c.busy_poll);
     j.set("recv_timestamps", c.recv_timestamps);
     j.set("bringup_timeout", format_duration(c.bringup_timeout));
+    j.set("start_at", c.start_at ? Json(*c.start_at) : Json());
     j.set("spectrum", c.spectrum);
     j.set("verify", c.verify);
     j.set("allow_errors", c.allow_errors);
@@ -112,6 +113,8 @@ Config config_from_json(const Json& j) {
     if (const Json* v = j.find("recv_timestamps")) c.recv_timestamps = v->as_bool();
     if (const Json* v = j.find("bringup_timeout"))
         c.bringup_timeout = parse_duration(v->as_string());
+    // Added within version 3 (--start-at): absent from earlier records.
+    if (const Json* v = j.find("start_at"); v && !v->is_null()) c.start_at = v->as_double();
     if (const Json* sp = j.find("spectrum")) c.spectrum = sp->as_bool();
     c.verify = j.at("verify").as_bool();
     c.allow_errors = j.at("allow_errors").as_bool();
@@ -213,6 +216,7 @@ Json to_json_value(const Result& r) {
     j.set("threads", r.threads);
     j.set("mode", r.open_loop() ? "open" : "closed");
     j.set("duration_s", r.duration_s);
+    j.set("window_start", r.window_start ? Json(*r.window_start) : Json());
 
     j.set("requests", s.requests);
     j.set("window_replies", s.window_replies);
@@ -318,6 +322,8 @@ Result from_json(const std::string& text) {
     r.config = config_from_json(j.at("config"));
     r.threads = static_cast<int>(j.at("threads").as_int());
     r.duration_s = j.at("duration_s").as_double();
+    // Added within version 3: absent from earlier records.
+    if (const Json* v = j.find("window_start"); v && !v->is_null()) r.window_start = v->as_double();
     r.started_at = j.at("started_at").as_string();
     r.runs = static_cast<int>(j.at("runs").as_int());
     for (const Json& h : j.at("hosts").as_array()) r.hosts.push_back(host_from_json(h));

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cmath>
 #include <exception>
 #include <latch>
 #include <memory>
@@ -122,6 +123,12 @@ Result run(const Config& config, const std::atomic<bool>* stop,
         result.bringup = b;
     }
     timeline.start = released + kStartDelayNs;
+    // One reading of both clocks maps wall-clock instants onto the steady clock.
+    const int64_t realtime_offset = realtime_ns() - now_ns();
+    if (config.start_at) {
+        auto at = static_cast<int64_t>(std::llround(*config.start_at * 1e9)) - realtime_offset;
+        timeline.start = std::max(timeline.start, at);
+    }
     timeline.measure_start = timeline.start + config.warmup.count();
     timeline.measure_end = timeline.measure_start + config.duration.count();
     timeline.drain_end = timeline.measure_end + config.timeout.count();
@@ -138,6 +145,11 @@ Result run(const Config& config, const std::atomic<bool>* stop,
     int64_t window = 0;
     for (const auto& w : workers) window = std::max(window, w->window_ns());
     result.duration_s = static_cast<double>(window) / 1e9;
+    int64_t opened = 0;
+    for (const auto& w : workers)
+        if (w->window_opened_at() != 0 && (opened == 0 || w->window_opened_at() < opened))
+            opened = w->window_opened_at();
+    if (opened != 0) result.window_start = static_cast<double>(opened + realtime_offset) / 1e9;
     return result;
 }
 

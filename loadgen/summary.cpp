@@ -96,6 +96,12 @@ std::string format_summary(const Result& r) {
             out += fmt::format("    {:>8}  {}\n", p.key,
                                format_us(ns_to_us(s.latency.value_at_percentile(p.value))));
     }
+    if (r.config.start_at && r.window_start) {
+        // The window was due at start_at + warm-up; a positive gap is a late start.
+        double due = *r.config.start_at + std::chrono::duration<double>(r.config.warmup).count();
+        out += fmt::format("  Shared start: window opened {:+.3f} ms from its due instant {:.6f}\n",
+                           (*r.window_start - due) * 1e3, due);
+    }
     if (r.bringup)
         out += fmt::format("  Start barrier: {} of {} connections up in {:.3f}s{}\n", r.bringup->up,
                            r.bringup->connections, r.bringup->seconds,

@@ -51,6 +51,8 @@ public:
     void run(const Timeline& timeline, const std::atomic<bool>* stop);
     // The window this thread actually measured, ns (shorter than planned after a stop).
     int64_t window_ns() const { return tl_.measure_end - tl_.measure_start; }
+    // When this thread opened its window (steady ns; 0 if it never did).
+    int64_t window_opened_at() const { return window_opened_at_; }
     const RunStats& stats() const { return stats_; }
 
 private:
