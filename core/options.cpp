@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <stdexcept>
 
@@ -125,6 +127,9 @@ void add_server_options(CLI::App& app, ServerOptions& o) {
         ->check(CLI::Range(size_t{1}, size_t{10000}))
         ->capture_default_str();
     app.add_option("--stats-file", o.stats_file, "On exit, write per-thread counters here as JSON");
+    app.add_flag("--check-available", o.check_available,
+                 "Print 'available' and exit 0 if this pattern can run on this machine; else "
+                 "print why not and exit 69 (what the bench and the tests ask before a run)");
     // A real setsockopt failure on an accepted connection (EINVAL on macOS and
     // the BSDs once the peer has reset it) cannot be provoked on Linux.
     app.add_option("--fail-setsockopt-every", o.fail_setsockopt_every,
@@ -135,6 +140,11 @@ void add_server_options(CLI::App& app, ServerOptions& o) {
 }
 
 void finish_server_options(ServerOptions& o) {
+    if (o.check_available) {
+        // A server that can be unavailable has said so before this (Unavailable).
+        std::fputs("available\n", stdout);
+        std::exit(0);
+    }
     if (o.threads == 0) o.threads = available_cpus();
     o.http.max_body = o.max_frame;
 }

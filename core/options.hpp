@@ -34,6 +34,9 @@ struct ServerOptions {
     size_t output_high_water = 4u << 20;  // stop reading a connection above this
     http::Limits http;
     std::string stats_file;
+    // --check-available: say whether this pattern can run on this machine and
+    // exit, without listening (finish_server_options()).
+    bool check_available = false;
     // Fault injection (tests): every K-th per-connection setsockopt in the
     // process fails as if it returned EINVAL; 0 = never.
     uint64_t fail_setsockopt_every = 0;

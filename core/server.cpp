@@ -33,6 +33,9 @@ void write_stats_if_requested(const ServerOptions& options, const char* pattern,
 int guarded_main(const char* name, int (*body)(int, char**), int argc, char** argv) {
     try {
         return body(argc, argv);
+    } catch (const Unavailable& e) {
+        fmt::print(stderr, "{}: not available on this machine: {}\n", name, e.what());
+        return kExitUnavailable;
     } catch (const std::exception& e) {
         fmt::print(stderr, "{}: {}\n", name, e.what());
         return 1;

@@ -36,7 +36,7 @@ constexpr auto kErrorKindNames = std::to_array({
     "socket_option",
 });
 
-constexpr auto kSyscallNames = std::to_array({"read", "write", "poll", "accept", "wakeup"});
+constexpr auto kSyscallNames = std::to_array({"read", "write", "poll", "accept", "wakeup", "uring_enter"});
 
 }  // namespace
 

@@ -71,6 +71,10 @@ enum class Syscall : uint8_t {
     // the read that drains it; a condition variable's notify and wait (either
     // may or may not reach futex()).
     kWakeup,
+    // io_uring_enter(): submitting and waiting in one call, for a server that
+    // does its I/O through io_uring (server-uring), whose reads, writes and
+    // accepts are then not system calls of their own.
+    kUringEnter,
     kCount
 };
 const char* to_string(Syscall kind);  // the stats file's key: "read", "write", ...
