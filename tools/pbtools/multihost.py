@@ -222,13 +222,13 @@ def run(opts, out_dir: str, log=print) -> dict:
     try:
         deadline = time.monotonic() + 15.0
         m = lines.wait_for(_PID_LINE, deadline)
+        pid = int(m.group(1)) if m else None  # from here on it is stopped by its PID
         listening = lines.wait_for(_LISTENING, deadline) if m else None
         if not m or not listening:
             raise MultihostError(
                 f"the server on {opts.server_host} did not say 'listening HOST:PORT' within 15 s "
                 f"(its output: {' | '.join(lines.lines[-5:]) or 'none'})"
             )
-        pid = int(m.group(1))
         port = int(listening.group(2))
         address = opts.server_address or listening.group(1)
         if address in ("0.0.0.0", ""):

@@ -8,9 +8,10 @@ the Markdown, so tests/tools/test_multihost.py can feed it constructed records.
 A client host is flagged
 - *late* when its window opened more than LATE_MS after the earliest host's: for that
   long the other hosts loaded the server without it;
-- *busy* when its loadgen says its generator set the pace: a generator thread busy over
-  90% of the window (`generator.bound`), or an open-loop plan sent late
-  (verdict `generator-late`);
+- *busy* when its generator set the pace: a generator thread busy over 90% of the
+  window (`generator.bound`, verdict `generator-busy`);
+- *late sends* when its open-loop plan went out late (verdict `generator-late`: p99
+  send lateness over its --max-lateness) without the generator being busy;
 - *errors* when its record counts failed requests.
 """
 
@@ -35,14 +36,17 @@ def window_start(record: dict):
 
 
 def host_flags(record: dict, skew_ms) -> list[str]:
-    """The flags of one client host: 'late', 'busy', 'errors'; an empty list when none."""
+    """The flags of one client host: 'late', 'busy', 'late sends', 'errors'; an empty
+    list when none."""
     flags = []
     if skew_ms is None or skew_ms > LATE_MS:
         flags.append("late")
     generator = record.get("generator") or {}
     verdict = (record.get("verdict") or {}).get("kind")
-    if generator.get("bound") or verdict in ("generator-busy", "generator-late"):
+    if generator.get("bound") or verdict == "generator-busy":
         flags.append("busy")
+    elif verdict == "generator-late":
+        flags.append("late sends")
     if ((record.get("errors") or {}).get("total") or 0) > 0:
         flags.append("errors")
     return flags
@@ -77,6 +81,7 @@ def host_rows(hosts: list[tuple[str, dict]]) -> list[dict]:
                 "busy": generator.get("max_thread_busy"),
                 "threads": record.get("threads"),
                 "verdict": (record.get("verdict") or {}).get("kind") or "",
+                "verdict_reason": (record.get("verdict") or {}).get("reason") or "",
                 "errors": int((record.get("errors") or {}).get("total") or 0),
                 "flags": host_flags(record, skew),
             }
@@ -179,6 +184,8 @@ FLAG_TEXT = {
     "time (--start-delay)",
     "busy": "busy generator: {why}; its numbers describe the generator, not the server "
     "(give it more threads with -t, or add a host)",
+    "late sends": "late sends: its open-loop plan went out late ({reason}), so its latencies "
+    "include the generator's own delay",
     "errors": "{errors} failed requests (see its record's errors and error_samples)",
 }
 
@@ -189,12 +196,12 @@ def _flag_sentence(row: dict, flag: str) -> str:
             return "late: its record has no window start (a loadgen without --start-at?)"
         return FLAG_TEXT["late"].format(skew=f"{row['skew_ms']:.2f}")
     if flag == "busy":
-        parts = []
+        why = "loadgen's verdict is generator-busy"
         if row["busy"] is not None and row["busy"] > 0.90:
-            parts.append(f"its busiest thread was busy {row['busy'] * 100:.0f}% of the window")
-        if row["verdict"] in ("generator-busy", "generator-late"):
-            parts.append(f"loadgen's verdict is {row['verdict']}")
-        return FLAG_TEXT["busy"].format(why="; ".join(parts) or "loadgen says so")
+            why = f"its busiest thread was busy {row['busy'] * 100:.0f}% of the window"
+        return FLAG_TEXT["busy"].format(why=why)
+    if flag == "late sends":
+        return FLAG_TEXT["late sends"].format(reason=row["verdict_reason"] or "generator-late")
     return FLAG_TEXT["errors"].format(errors=row["errors"])
 
 
