@@ -391,6 +391,10 @@ Outcome run_case(const CaseSpec& spec, const RunnerOptions& options, const CaseH
     try {
         dir.emplace();
         m = measure(spec, options, *dir, hooks);
+    } catch (const ServerUnavailable& e) {
+        out.unavailable = e.what();
+        out.error = "not available on this machine: " + out.unavailable;
+        return out;
     } catch (const std::exception& e) {
         out.error = e.what();
         return out;

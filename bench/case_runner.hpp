@@ -45,6 +45,9 @@ struct Outcome {
     bool ok = false;      // false: the case could not run; `error` says why
     std::string error;    // with ok: it ran and was measured, but is an error all the same
     std::string warning;  // ran, but something is off (errors, server exit status)
+    // Not ok because the server cannot run on this machine at all (it exited 69,
+    // pb::kExitUnavailable, before listening): its reason. `error` says the same.
+    std::string unavailable;
     double measured_seconds = 0;
     std::vector<std::pair<std::string, double>> counters;
     pb::loadgen::Json document;  // this repetition's cases/<id>.json content

@@ -12,6 +12,10 @@
 // order shuffled with --seed, so that a slow drift of the machine spreads over
 // every parameter instead of landing on one.
 //
+// Before the run each pattern's server is asked --check-available: a pattern this
+// machine cannot run (exit 69) has its cases left out, named with the reason in
+// OUT_DIR/unavailable.json, and the run goes on with the others.
+//
 // Our flags are taken out of argv before benchmark::Initialize sees the rest,
 // so every Google Benchmark flag keeps working.
 #include <sched.h>
@@ -36,6 +40,7 @@
 #include "case_file.hpp"
 #include "case_runner.hpp"
 #include "cases.hpp"
+#include "files.hpp"
 #include "json.hpp"
 #include "options.hpp"
 #include "placement.hpp"
@@ -225,6 +230,45 @@ struct Progress {
     }
 };
 
+// Patterns this machine cannot run (results/README.md, "unavailable.json"): found
+// by the server's --check-available before the run, or by its exit status 69 at
+// a case's start. Their cases are not run; the run goes on with the others.
+struct Unavailable {
+    std::string pattern;
+    std::string reason;
+    std::string found;  // "check-available" | "case start"
+    std::vector<std::string> cases;
+};
+
+Unavailable* find_unavailable(std::vector<Unavailable>& list, const std::string& pattern) {
+    for (auto& u : list)
+        if (u.pattern == pattern) return &u;
+    return nullptr;
+}
+
+void write_unavailable(const std::string& out_dir, const std::vector<Unavailable>& list) {
+    if (out_dir.empty() || list.empty()) return;
+    pb::loadgen::Json patterns = pb::loadgen::Json::array();
+    for (const auto& u : list) {
+        pb::loadgen::Json j = pb::loadgen::Json::object();
+        j.set("pattern", u.pattern);
+        j.set("reason", u.reason);
+        j.set("found", u.found);
+        pb::loadgen::Json names = pb::loadgen::Json::array();
+        for (const auto& c : u.cases) names.push(c);
+        j.set("cases", names);
+        patterns.push(j);
+    }
+    pb::loadgen::Json doc = pb::loadgen::Json::object();
+    doc.set("schema", "patternbench.unavailable/1");
+    doc.set("patterns", patterns);
+    try {
+        pb::write_file_atomic(out_dir + "/unavailable.json", doc.dump(1) + "\n");
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "patternbench: cannot write unavailable.json: %s\n", e.what());
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -265,6 +309,37 @@ int main(int argc, char** argv) {
 
     if (flags.repetitions == 0) flags.repetitions = pbb::default_repetitions(flags.profile);
     if (!flags.seed_given) flags.seed = std::random_device{}();
+
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+    const std::string filter = benchmark::GetBenchmarkFilter();
+    auto chosen = [&](const pbb::CaseSpec& c) {
+        return selected(c.name() + "/iterations:1/manual_time", filter);
+    };
+
+    // Each pattern of the run is asked once whether it can run on this machine.
+    static std::vector<Unavailable> unavailable;
+    std::vector<std::string> asked;
+    for (const auto& c : cases) {
+        if (c.kind == pbb::Kind::kBaseline || c.external() || !chosen(c)) continue;
+        if (std::find(asked.begin(), asked.end(), c.pattern) != asked.end()) continue;
+        asked.push_back(c.pattern);
+        if (auto why = pbb::check_unavailable(options.server_dir + "/server-" + c.pattern))
+            unavailable.push_back({c.pattern, *why, "check-available", {}});
+    }
+    for (auto& u : unavailable) {
+        std::erase_if(cases, [&](const pbb::CaseSpec& c) {
+            const bool out = c.pattern == u.pattern && c.kind != pbb::Kind::kBaseline &&
+                             !c.external() && chosen(c);
+            if (out) u.cases.push_back(c.name());
+            return out;
+        });
+        std::fprintf(stderr,
+                     "patternbench: %s: not available on this machine: %s; its %zu case(s) are "
+                     "not run\n",
+                     u.pattern.c_str(), u.reason.c_str(), u.cases.size());
+    }
+    write_unavailable(flags.out_dir, unavailable);
     // Every (case, repetition) run, in one shuffled order.
     struct Run {
         size_t case_index;
@@ -290,8 +365,32 @@ int main(int argc, char** argv) {
             [spec, reps, &options, &out_dir](benchmark::State& state) {
                 for (auto _ : state) {
                     progress.begin(spec, static_cast<int>(done_docs[spec.id()].size()) + 1, reps);
+                    if (Unavailable* u = find_unavailable(unavailable, spec.pattern);
+                        u && !spec.external() && spec.kind != pbb::Kind::kBaseline) {
+                        // Its server exited 69 at an earlier case's start.
+                        if (std::find(u->cases.begin(), u->cases.end(), spec.name()) ==
+                            u->cases.end())
+                            u->cases.push_back(spec.name());
+                        write_unavailable(out_dir, unavailable);
+                        std::fprintf(stderr, "    skipped: not available on this machine\n");
+                        state.SkipWithError(
+                            ("not available on this machine: " + u->reason).c_str());
+                        break;
+                    }
                     const int order = run_counter++;
                     pbb::Outcome o = pbb::run_case(spec, options);
+                    if (!o.ok && !o.unavailable.empty() && !spec.external() &&
+                        spec.kind != pbb::Kind::kBaseline) {
+                        unavailable.push_back(
+                            {spec.pattern, o.unavailable, "case start", {spec.name()}});
+                        write_unavailable(out_dir, unavailable);
+                        std::fprintf(stderr,
+                                     "    %s: not available on this machine: %s; its other cases "
+                                     "are skipped\n",
+                                     spec.pattern.c_str(), o.unavailable.c_str());
+                        state.SkipWithError(o.error.c_str());
+                        break;
+                    }
                     if (!o.ok) {
                         std::fprintf(stderr, "    FAILED: %s\n", o.error.c_str());
                         state.SkipWithError(o.error.c_str());
@@ -331,10 +430,6 @@ int main(int argc, char** argv) {
             ->Unit(benchmark::kMillisecond);
     }
 
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
-
-    const std::string filter = benchmark::GetBenchmarkFilter();
     for (const auto& spec : cases) {
         if (!selected(spec.name() + "/iterations:1/manual_time", filter)) continue;
         progress.total += flags.repetitions;

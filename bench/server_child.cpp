@@ -14,14 +14,17 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cerrno>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <system_error>
 #include <thread>
 
 #include "files.hpp"
+#include "server.hpp"
 #include "unique_fd.hpp"
 
 namespace pb::bench {
@@ -98,6 +101,72 @@ std::string make_server_cgroup() {
 }
 
 }  // namespace
+
+std::string unavailable_reason(const std::string& output) {
+    constexpr std::string_view kMarker = "not available on this machine: ";
+    auto trim = [](std::string_view t) {
+        while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front())))
+            t.remove_prefix(1);
+        while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);
+        return std::string(t);
+    };
+    if (auto at = output.find(kMarker); at != std::string::npos) {
+        std::string_view rest(output);
+        rest.remove_prefix(at + kMarker.size());
+        std::string reason = trim(rest.substr(0, rest.find('\n')));
+        if (!reason.empty()) return reason;
+    }
+    std::string all = trim(output);
+    return all.empty() ? "its server exited with status 69 and gave no reason" : all;
+}
+
+std::optional<std::string> check_unavailable(const std::string& binary,
+                                             std::chrono::milliseconds timeout) {
+    int out[2];
+    check_syscall(::pipe2(out, O_CLOEXEC), "pipe2");
+    UniqueFd out_read(out[0]);
+    UniqueFd out_write(out[1]);
+    std::string path = binary;
+    std::string flag = "--check-available";
+    char* argv[] = {path.data(), flag.data(), nullptr};
+    const pid_t pid = ::fork();
+    if (pid < 0) throw_errno("fork");
+    if (pid == 0) {
+        // stdout ("available") and stderr (the reason) both come back on the pipe.
+        ::dup2(out_write.get(), STDOUT_FILENO);
+        ::dup2(out_write.get(), STDERR_FILENO);
+        ::close_range(3, ~0u, 0);
+        ::execv(argv[0], argv);
+        ::_exit(127);
+    }
+    out_write.reset();
+    std::string text;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        pollfd p{out_read.get(), POLLIN, 0};
+        if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+        char buf[512];
+        ssize_t n = ::read(out_read.get(), buf, sizeof buf);
+        if (n <= 0) break;
+        if (text.size() < 4096) text.append(buf, static_cast<size_t>(n));
+    }
+    // Its output ends as it exits; the exit status follows a moment later.
+    int status = 0;
+    pid_t r = 0;
+    while ((r = ::waitpid(pid, &status, WNOHANG)) == 0 &&
+           std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (r != pid) {  // still running after the timeout: not an answer
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+        return std::nullopt;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == pb::kExitUnavailable)
+        return unavailable_reason(text);
+    return std::nullopt;
+}
 
 uint16_t free_loopback_port() {
     UniqueFd fd(check_syscall(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
@@ -187,6 +256,11 @@ ServerChild::ServerChild(std::vector<std::string> argv_text, const std::vector<i
         Exit ignored;
         ::kill(pid_, SIGKILL);
         reap(true, ignored);
+        if (ignored.status == pb::kExitUnavailable) {
+            std::string reason = unavailable_reason(stderr_text(1000));
+            cleanup();
+            throw ServerUnavailable(reason);
+        }
         std::string message = fmt::format(
             "{} did not print 'listening HOST:PORT' (stdout: '{}', "
             "exit {}); stderr: {}",

@@ -13,6 +13,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,23 @@ struct ShellCommand {
     std::string name;  // for errors: --external's NAME
 };
 
+// A server that cannot run on this machine at all: it exited with
+// pb::kExitUnavailable (69) before it listened. what() is its reason.
+struct ServerUnavailable : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Asks `binary --check-available` whether its pattern can run here (core/server.hpp):
+// the reason when it exits 69, nullopt when it exits 0 or fails in any other way
+// (a binary that cannot even answer fails again, with its own error, at case
+// start). Waits at most `timeout`, then kills it.
+std::optional<std::string> check_unavailable(
+    const std::string& binary, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// The reason in what a server that exited 69 wrote: the text after "not available
+// on this machine: " on that line, else the whole text trimmed, else a fixed phrase.
+std::string unavailable_reason(const std::string& output);
+
 // A port on 127.0.0.1 nothing listens on now (bound to port 0, then released),
 // for an external server to listen on.
 uint16_t free_loopback_port();
@@ -47,7 +66,8 @@ uint16_t free_loopback_port();
 class ServerChild {
 public:
     // argv[0] is the binary's path. Throws std::runtime_error (with the child's
-    // stderr) when the binary does not announce a port within `start_timeout`.
+    // stderr) when the binary does not announce a port within `start_timeout`;
+    // ServerUnavailable when it exits 69 first (not available on this machine).
     ServerChild(std::vector<std::string> argv, const std::vector<int>& cpus,
                 std::chrono::milliseconds start_timeout = std::chrono::seconds(10));
     // An external server: `command.line` under /bin/sh -c in a process group of its
