@@ -10,12 +10,17 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "server.hpp"
 
 namespace pbtest {
 
@@ -189,6 +194,66 @@ double ServerProcess::cpu_seconds() const {
         if (i == 15) stime = std::stoul(field);
     }
     return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+std::optional<std::string> unavailable_reason(const std::string& binary) {
+    std::string path = bin_path(binary);
+    std::string flag = "--check-available";
+    char* argv[] = {path.data(), flag.data(), nullptr};
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+    pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+        ::dup2(out[1], 1);
+        ::dup2(out[1], 2);
+        ::execv(argv[0], argv);
+        ::_exit(127);
+    }
+    ::close(out[1]);
+    std::string text;
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        pollfd p{out[0], POLLIN, 0};
+        if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+        char buf[512];
+        ssize_t n = ::read(out[0], buf, sizeof buf);
+        if (n <= 0) break;
+        text.append(buf, static_cast<size_t>(n));
+    }
+    ::close(out[0]);
+    int status = 0;
+    pid_t r = 0;
+    while ((r = ::waitpid(pid, &status, WNOHANG)) == 0 &&
+           std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(1ms);
+    if (r != pid) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+        return std::nullopt;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != pb::kExitUnavailable) return std::nullopt;
+    // The one line that says why; the whole output when there is no such line.
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);)
+        if (line.find("not available on this machine") != std::string::npos) return line;
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    return binary + ": not available on this machine: " +
+           (text.empty() ? "exit status 69, no reason given" : text);
+}
+
+bool skip_unavailable(const std::string& binary) {
+    static std::mutex mu;
+    static std::map<std::string, std::optional<std::string>> known;
+    std::lock_guard lock(mu);
+    auto it = known.find(binary);
+    if (it == known.end()) {
+        it = known.emplace(binary, unavailable_reason(binary)).first;
+        if (it->second) std::fprintf(stderr, "skipping %s\n", it->second->c_str());
+    }
+    return it->second.has_value();
 }
 
 void stop_cleanly(ServerProcess& server) {

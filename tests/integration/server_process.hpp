@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,5 +68,16 @@ private:
 // Stops the server with SIGTERM and checks what every test wants: exit 0 and
 // no sanitizer report.
 void stop_cleanly(ServerProcess& server);
+
+// Runs `binary` (a name for bin_path(): "server-uring") with --check-available:
+// the line it printed, "server-uring: not available on this machine: <reason>",
+// when it exits 69 (pb::kExitUnavailable); nullopt when it can run here, or fails
+// in any other way (then the test that starts it fails, as it should).
+std::optional<std::string> unavailable_reason(const std::string& binary);
+
+// True when `binary` cannot run on this machine, asked once per binary; the first
+// time it prints "skipping <that line>" to stderr. What every test that starts
+// each pattern's server in turn calls first.
+bool skip_unavailable(const std::string& binary);
 
 }  // namespace pbtest
