@@ -24,7 +24,7 @@ from .report_markdown import (
 from .rundir import pattern_key
 
 # The kinds a server counts (core/stats.hpp Syscall), in the table's order.
-SYSCALL_KINDS = ["read", "write", "poll", "accept", "wakeup"]
+SYSCALL_KINDS = ["read", "write", "poll", "accept", "wakeup", "uring_enter"]
 
 
 def syscalls_table(cats) -> str:
@@ -43,8 +43,11 @@ def syscalls_table(cats) -> str:
     return (
         "System calls per request by kind, counted by the server itself over the window "
         '(servers/README.md, "System calls"): read and write on connections, poll '
-        "(epoll_wait, or poll() in the blocking servers), accept, and wakeup (a hand-off "
-        "between threads: eventfd writes and drains, condition variable notifies and waits).\n\n"
+        "(epoll_wait, or poll() in the blocking servers), accept, wakeup (a hand-off "
+        "between threads: eventfd writes and drains, condition variable notifies and waits), "
+        "and uring_enter (io_uring_enter(), which submits a batch of I/O and waits for its "
+        "completions in one call: server-uring's reads, writes and accepts go through it "
+        "instead of through calls of their own).\n\n"
         + table(["workload", "pattern", *SYSCALL_KINDS], rows, "ll" + "r" * len(SYSCALL_KINDS))
     )
 
@@ -251,6 +254,7 @@ class MatrixSections:
             + self.legend()
         )
         out.append(syscalls_table(cats))
+        self.read_uring_syscalls()
         for label, by_p in cats:
             have = [c for c in by_p.values() if c.c("cpu_us_per_req")]
             if len(have) >= 2:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from . import analysis
 from . import units as u
 from .report_markdown import VERDICT_TEXT, closed_loop, said, server
-from .rundir import Case, pattern_key, thread_values
+from .rundir import Case, num, pattern_key, thread_values, workload_key
 
 
 class ReadingSections:
@@ -340,6 +340,59 @@ class ReadingSections:
                 " The knees are at the same offered rate: the sweep's steps do not separate them."
             )
         self.say(3, text)
+
+    @staticmethod
+    def syscalls_per_request(c: Case):
+        """A case's system calls per request, every kind, as a Measure: the
+        syscalls_per_req counter (median [min-max]) or the sum of the repetition of
+        record's measurement.syscalls; None when the case has no counts by kind."""
+        per_kind = (c.measurement or {}).get("syscalls")
+        if not isinstance(per_kind, dict):
+            return None
+        values = [num(v) for v in per_kind.values()]
+        if not values or any(v is None for v in values):
+            return None
+        m = c.measure("syscalls_per_req")
+        return m if m is not None else analysis.Measure(sum(values), sum(values), sum(values))
+
+    def read_uring_syscalls(self):
+        """server-uring against server-reuseport, the same sharding (a listener and a
+        loop per thread) on completions instead of readiness: their total system calls
+        per request at one workload and connection count both ran with counts by kind,
+        tiny first, frame first, then the highest such count."""
+        pairs = []
+        for (wl, pr), cases in self.groups.items():
+            by = {}
+            for c in cases:
+                if c.pattern in ("uring", "reuseport") and self.syscalls_per_request(c):
+                    by.setdefault(c.connections, {})[c.pattern] = c
+            for n, at in by.items():
+                if len(at) == 2 and n is not None:
+                    key = (wl != "tiny", workload_key(wl), pr != "frame", pr, -n)
+                    pairs.append((key, wl, pr, n, at["uring"], at["reuseport"]))
+        if not pairs:
+            return
+        _, wl, pr, n, ur, rp = min(pairs, key=lambda p: p[0])
+        mu, mr = self.syscalls_per_request(ur), self.syscalls_per_request(rp)
+        where = f"{wl}" + (f" {pr}" if len(self.protocols) > 1 else "") + f", {n} connections"
+        text = (
+            f"**System calls, uring vs reuseport:** {server('uring')} made "
+            f"{said(mu, u.plain)} system calls per request against {server('reuseport')}'s "
+            f"{said(mr, u.plain)} ({where})"
+        )
+        d = analysis.differs(mr, mu)
+        if d is not None and not d.differ:
+            text += ": no measurable difference" + (" (ranges overlap)" if d.tested else "")
+        elif mu.value > 0 and mr.value >= mu.value:
+            text += f": {u.ratio(mr.value / mu.value)} fewer"
+        elif mr.value > 0 and mu.value > mr.value:
+            text += f": {u.ratio(mu.value / mr.value)} more"
+        self.say(
+            9,
+            text + ". The same sharding (a listener and a loop per thread), a different I/O "
+            "model: completions through io_uring_enter() instead of readiness through "
+            "epoll_wait().",
+        )
 
     def read_fairness(self):
         why = {

@@ -63,6 +63,7 @@ class RunSections:
             f"- {len(run.cases)} cases ({', '.join(f'{len(run.of_kind(k))} {k}' for k in kinds) or 'none'}); "
             f"patterns: {', '.join(server(p) for p in self.patterns) or 'none'}."
         )
+        lines += self.unavailable_lines()
         if rj.get("command"):
             lines.append(f"- Command: `{rj['command']}`")
         # The load average is not quoted: the run's own server, generator and harness
@@ -87,6 +88,20 @@ class RunSections:
             )
         if run.warnings:
             out += "> **Incomplete run directory:** " + "; ".join(run.warnings) + ".\n\n"
+        return out
+
+    def unavailable_lines(self) -> list[str]:
+        """One line per pattern this machine could not run (unavailable.json): its
+        reason, and that its cases are in no table or chart."""
+        out = []
+        for p in sorted(self.run.unavailable, key=pattern_key):
+            info = self.run.unavailable[p]
+            n = len(info["cases"])
+            out.append(
+                f"- **Not available on this machine:** {server(p)}: {info['reason'].rstrip('.')}. "
+                + (f"Its {n} case(s) did not run; " if n else "")
+                + "the tables and charts leave it out, and the run went on with the other patterns."
+            )
         return out
 
     def machine_line(self) -> str:

@@ -19,7 +19,7 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .case import (
     COUNTER_NAMES,
@@ -60,6 +60,9 @@ class Run:
     run: dict
     warnings: list
     gbench_only: list  # gbench rows with no case file: (name, counters, error message)
+    # Patterns this machine could not run (unavailable.json): {pattern: {"reason",
+    # "found", "cases"}}. Their cases did not run and are in no table.
+    unavailable: dict = field(default_factory=dict)
 
     def of_kind(self, kind: str) -> list:
         return [c for c in self.cases if c.kind == kind]
@@ -225,6 +228,33 @@ def _case_from_doc(doc: dict, path: str) -> Case:
     return case
 
 
+# The message the harness gives a case whose server cannot run on this machine.
+UNAVAILABLE_MESSAGE = "not available on this machine"
+
+
+def _load_unavailable(path: str, warnings: list) -> dict:
+    """unavailable.json (results/README.md) as {pattern: {"reason", "found", "cases"}};
+    {} when the run has none."""
+    doc = _load_json(os.path.join(path, "unavailable.json"), warnings)
+    if doc is None:
+        return {}
+    entries = doc.get("patterns") if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        warnings.append("unavailable.json: no list of patterns")
+        return {}
+    out = {}
+    for e in entries:
+        if not isinstance(e, dict) or not e.get("pattern"):
+            continue
+        cases = e.get("cases") if isinstance(e.get("cases"), list) else []
+        out[str(e["pattern"])] = {
+            "reason": str(e.get("reason") or "no reason given"),
+            "found": str(e.get("found") or ""),
+            "cases": [str(c) for c in cases],
+        }
+    return out
+
+
 def load_run(path: str) -> Run:
     path = os.path.abspath(path)
     warnings: list = []
@@ -265,7 +295,18 @@ def load_run(path: str) -> Run:
                 case.extra["gbench_error"] = row["error"]
         _fill_counters(case)
 
-    gbench_only = [(n, r["counters"], r["error"]) for n, r in rows.items() if n not in seen]
+    # A pattern this machine could not run is named with its reason, not listed as
+    # errors: the gbench rows of its cases (a server that exited 69 at case start)
+    # are left out.
+    unavailable = _load_unavailable(path, warnings)
+    skipped = {n for u in unavailable.values() for n in u["cases"]}
+    gbench_only = [
+        (n, r["counters"], r["error"])
+        for n, r in rows.items()
+        if n not in seen
+        and n not in skipped
+        and not (unavailable and str(r["error"] or "").startswith(UNAVAILABLE_MESSAGE))
+    ]
     if not cases:
         warnings.append("no case files under cases/")
 
@@ -287,11 +328,13 @@ def load_run(path: str) -> Run:
         run=run,
         warnings=warnings,
         gbench_only=gbench_only,
+        unavailable=unavailable,
     )
 
 
 __all__ = [
     "KINDS",
+    "UNAVAILABLE_MESSAGE",
     "Run",
     "load_run",
     # case.py
