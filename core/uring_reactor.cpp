@@ -136,14 +136,17 @@ int init_ring(io_uring& ring, const UringOptions& u, unsigned entries, unsigned 
 
 }  // namespace
 
-std::optional<std::string> uring_unavailable_reason(const UringOptions& options) {
+std::optional<std::string> uring_unavailable_reason() {
     if (const char* sim = std::getenv("PB_SIMULATE_NO_URING"); sim && *sim && std::strcmp(sim, "0"))
         return fmt::format("io_uring disabled by PB_SIMULATE_NO_URING={} (a test switch)", sim);
     // Multishot receive into provided buffers is the newest thing used (6.0).
     if (!kernel_at_least(6, 0))
         return "the kernel is older than 6.0, which added multishot receive";
+    // The probe ring never polls (a --sqpoll ring's kernel thread would outlive
+    // it for a moment and be counted as one of ours); a refused SQPOLL fails
+    // setup() instead, naming io_uring_setup.
     io_uring ring{};
-    if (int r = init_ring(ring, options, 8, 16); r < 0) return setup_refused(-r);
+    if (int r = init_ring(ring, UringOptions{}, 8, 16); r < 0) return setup_refused(-r);
     std::optional<std::string> why;
     if (io_uring_probe* probe = io_uring_get_probe_ring(&ring)) {
         for (int op :

@@ -59,10 +59,10 @@ struct UringOptions {
     bool fixed_files = false;
 };
 
-// Empty when this machine can run a UringReactor with `options`; otherwise why
-// not, in one line (io_uring missing or forbidden, an operation the kernel
-// lacks, or the test switch PB_SIMULATE_NO_URING=1 in the environment).
-std::optional<std::string> uring_unavailable_reason(const UringOptions& options);
+// Empty when this machine can run a UringReactor; otherwise why not, in one
+// line (io_uring missing or forbidden, an operation the kernel lacks, or the
+// test switch PB_SIMULATE_NO_URING=1 in the environment).
+std::optional<std::string> uring_unavailable_reason();
 
 class UringReactor {
 public:

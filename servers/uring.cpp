@@ -45,7 +45,7 @@ int run(int argc, char** argv) {
                  "Accept into the ring's registered file table: no process descriptor per "
                  "connection; TCP_NODELAY comes from the listener");
     CLI11_PARSE(app, argc, argv);
-    if (auto why = pb::uring_unavailable_reason(uring)) throw pb::Unavailable(*why);
+    if (auto why = pb::uring_unavailable_reason()) throw pb::Unavailable(*why);
     pb::finish_server_options(options);
 
     // Listen: a socket per ring, as server-reuseport; the first picks the port.

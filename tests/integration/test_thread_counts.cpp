@@ -46,6 +46,10 @@ const std::vector<Expectation>& expectations() {
         {"server-multi-accept", {"--threads", "2", "--accept-mode", "blocking"}, 2 + 2},
         {"server-reuseport", {"--threads", "2"}, 2},
         {"server-reactor-pool", {"--threads", "2"}, 1 + 2},
+        // Rings: no io-wq worker, since nothing it does blocks; with --sqpoll the
+        // kernel adds its submission-polling thread per ring, counted as ours.
+        {"server-uring", {"--threads", "2"}, 2},
+        {"server-uring", {"--threads", "2", "--sqpoll"}, 2 + 2},
     };
     return all;
 }
