@@ -2,7 +2,8 @@
 // "syscalls", servers/README.md "System calls"). Checked here against the
 // kernel's view: the same short run under `strace -f -c`, on an event-loop
 // pattern (server-single) and on one that hands every request to another
-// thread (server-worker-queue). The kinds a server counts map onto syscalls
+// thread (server-worker-queue), and on the completion-based one
+// (server-uring: uring_enter -> io_uring_enter). The kinds a server counts map onto syscalls
 // strace names: read -> recvfrom, write -> sendto, poll -> epoll_wait (or
 // poll), accept -> accept4. Startup and shutdown make a few calls of those
 // kinds that no count covers (none today, but the tolerance allows for them),
@@ -173,6 +174,23 @@ TEST_CASE("a server's own system call counts agree with strace", "[syscalls]") {
         check_io_kinds(c);
         // One thread: nothing to hand off, and no eventfd written.
         CHECK(kind(c.ours, "wakeup") == 0);
+    }
+
+    SECTION("server-uring: io_uring_enter() only; no read, write, poll or accept of its own") {
+        if (skip_unavailable("server-uring")) return;
+        Counts c = run_traced("server-uring", {"--threads", "1"});
+        check_close("uring_enter (io_uring_enter)", kind(c.ours, "uring_enter"),
+                    sum(c.traced, {"io_uring_enter"}));
+        // Its I/O happens inside the ring: the kernel does the recv, send and
+        // accept, which strace (ptrace) does not see as system calls.
+        for (const char* k : {"read", "write", "poll", "accept", "wakeup"}) {
+            INFO(k);
+            CHECK(kind(c.ours, k) == 0);
+        }
+        CHECK(sum(c.traced, {"recvfrom", "sendto", "epoll_wait", "accept4"}) == 0);
+        // One client waiting for each reply: at most a few enters per request
+        // (the wait for its bytes, the one that submits the send).
+        CHECK(kind(c.ours, "uring_enter") <= 3u * kConnections * kRequestsEach);
     }
 
     SECTION("server-worker-queue: the same, plus the hand-offs both ways") {
