@@ -131,10 +131,19 @@ def source_lines(pattern: str) -> int | None:
     return None if text is None else code_lines(text)
 
 
-# The I/O machinery in core/ a server can run on: blocking connections, or the event
-# loop (reactor, loop threads, loop, poller, wake-up descriptor). Protocol codecs,
-# sockets, options and stats are shared by every pattern and counted for none.
-MACHINERY = {"blocking_conn", "reactor", "loop_thread", "event_loop", "poller", "wake_fd"}
+# The I/O machinery in core/ a server can run on: blocking connections, the event
+# loop (reactor, loop threads, loop, poller, wake-up descriptor), or the io_uring
+# reactor. Protocol codecs, sockets, options and stats are shared by every pattern
+# and counted for none.
+MACHINERY = {
+    "blocking_conn",
+    "reactor",
+    "loop_thread",
+    "event_loop",
+    "poller",
+    "wake_fd",
+    "uring_reactor",
+}
 # A header whose code lives in a file of another name.
 IMPLEMENTED_IN = {"poller": "poller_epoll"}
 

@@ -80,7 +80,7 @@ class MatrixSections:
             out.append(
                 table(["pattern"] + [f"{n} conns req/s" for n in conns], rows) + self.legend()
             )
-            self.read_throughput(wl, cases)
+            self.read_throughput(wl + (f" ({pr})" if len(self.protocols) > 1 else ""), cases)
         return "\n".join(out) + "\n"
 
     def latency_section(self) -> str:
