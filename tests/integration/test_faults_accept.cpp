@@ -87,7 +87,10 @@ TEST_CASE("EMFILE: no accept busy loop, newcomers shed or queued, recovery withi
     // served, which is correct for the server and wrong for this test.
     std::vector<pb::UniqueFd> fillers;
     for (long i = 0; i < kLimit; ++i) fillers.push_back(connect_local(server.port()));
-    REQUIRE(eventually([&] { return server.open_fds() >= kLimit; }, 3s));
+    size_t open_fds = 0;
+    bool full = eventually([&] { return (open_fds = server.open_fds()) >= kLimit; }, 10s);
+    INFO("the server holds " << open_fds << " descriptors of " << kLimit);
+    REQUIRE(full);
 
     // Newcomers, each with a request it would like answered.
     constexpr int kNewcomers = 30;
