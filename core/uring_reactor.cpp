@@ -35,7 +35,8 @@ enum class UringReactor::Op : uint8_t {
     kDeadline,    // --shutdown-timeout ran out
     kWake,        // the eventfd read post_shutdown() completes
     kWatch,       // the watched descriptor (signals) is readable
-    kIgnore,      // cancels and closes: nothing to do when they complete
+    kClosed,      // a connection's close (or an unserved one's) completed
+    kIgnore,      // cancels: nothing to do when they complete
 };
 
 struct UringReactor::Connection {
@@ -62,7 +63,7 @@ struct UringReactor::Connection {
 
 namespace {
 
-constexpr unsigned kSqEntries = 1024;
+constexpr unsigned kSqEntries = 4096;
 constexpr unsigned kCqEntries = 8192;
 // Receive buffers the ring hands out: a completion carries the index of the
 // one it filled, which goes back to the ring once its bytes are parsed.
@@ -72,6 +73,12 @@ constexpr uint16_t kBufferGroup = 0;
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 constexpr size_t kIdleBufferKeep = 16 * 1024;
 constexpr unsigned kSqpollIdleMs = 50;
+// After the last connection closed: how long run() waits for the closes and
+// cancels still in flight before it returns anyway.
+constexpr auto kFinalWait = std::chrono::seconds(2);
+// Connections a listener may hold beyond --backlog (the kernel's accept
+// queue is full at backlog + 1).
+constexpr unsigned kSomaxconnMargin = 16;
 
 uint64_t tag(uint8_t op, uint32_t slot) {
     return (static_cast<uint64_t>(slot) << 8) | op;
@@ -174,8 +181,9 @@ UringReactor::UringReactor(const ServerOptions& options, const UringOptions& uri
       ring_(std::make_unique<io_uring>()) {}
 
 UringReactor::~UringReactor() {
-    // Exiting the ring cancels and waits for whatever is still in flight, so
-    // no completion can reach the buffers after they are freed.
+    // run() returned once no connection operation was in flight (or after
+    // kFinalWait); exiting the ring cancels the rest (the listener's accept,
+    // the timers, the eventfd read), none of which writes into the buffers.
     if (ring_ready_) io_uring_queue_exit(ring_.get());
     if (buf_ring_) ::munmap(buf_ring_, buf_ring_bytes_);
 }
@@ -206,12 +214,14 @@ void UringReactor::setup() {
     io_uring_buf_ring_advance(buf_ring_, kBufferCount);
 
     if (uring_.fixed_files) {
-        // The file table: as many slots as this process may have descriptors.
+        // The file table stands in for the descriptor table: as many slots as
+        // this process may have descriptors (the kernel allows no more).
         rlimit lim{};
-        unsigned slots = 65536;
+        uint64_t slots = 65536;
         if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY)
-            slots = static_cast<unsigned>(std::min<rlim_t>(lim.rlim_cur, 1u << 20));
-        if (int r = io_uring_register_files_sparse(ring_.get(), slots); r < 0)
+            slots = lim.rlim_cur;
+        file_slots_ = static_cast<unsigned>(std::min<uint64_t>(slots, 1u << 20));
+        if (int r = io_uring_register_files_sparse(ring_.get(), file_slots_); r < 0)
             fail(r, "io_uring_register_files_sparse");
     }
 }
@@ -241,15 +251,31 @@ void UringReactor::run() {
         reap();
         after_batch();
     }
-    submit_pending();  // the last closes
+    // The last closes (and the cancels before them) are still in flight: wait
+    // for them, so every socket is closed when run() returns and no operation
+    // can still reach a connection's buffers or the receive buffers.
+    auto until = Clock::now() + kFinalWait;
+    while ((closes_in_flight_ > 0 || !closing_.empty()) && Clock::now() < until) {
+        wait_for_completions();
+        reap();
+        release_closed();
+    }
 }
 
 io_uring_sqe* UringReactor::sqe(Op op, uint32_t slot) {
     io_uring_sqe* s = io_uring_get_sqe(ring_.get());
     if (!s) {
-        // The submission queue is full: hand it to the kernel now.
+        // The submission queue is full: hand it to the kernel now. Without
+        // SQPOLL that empties it; with it, the kernel's poller takes entries
+        // when it gets to them, so wait until it has freed one.
         submit_pending();
         s = io_uring_get_sqe(ring_.get());
+        while (!s && uring_.sqpoll) {
+            int r = io_uring_sqring_wait(ring_.get());
+            stats_.count(Syscall::kUringEnter);
+            if (r < 0 && r != -EINTR && r != -EAGAIN) fail(r, "io_uring_enter(SQ_WAIT)");
+            s = io_uring_get_sqe(ring_.get());
+        }
         if (!s) throw std::runtime_error("io_uring submission queue stays full");
     }
     io_uring_sqe_set_data64(s, tag(static_cast<uint8_t>(op), slot));
@@ -289,10 +315,13 @@ void UringReactor::reap() {
 void UringReactor::after_batch() {
     // Receives that ended for want of a buffer: every buffer of the batch is
     // back in the ring now.
+    // Re-armed even while shutting down: the bytes it was to bring may be a
+    // request sent before the signal, which drain_pass() then collects.
     std::vector<uint32_t> rearm;
     rearm.swap(rearm_);
     for (uint32_t slot : rearm) {
-        if (slots_[slot] && !slots_[slot]->closed) update_io(slot);
+        Connection* c = slots_[slot].get();
+        if (c && !c->closed && !c->recv_armed && !c->input_closed) arm_recv(slot);
     }
     if (drain_pending_) drain_pass();
     release_closed();
@@ -336,6 +365,15 @@ void UringReactor::complete(uint64_t user_data, int res, uint32_t flags) {
             if (!(flags & IORING_CQE_F_MORE) && !stopped_)
                 io_uring_prep_poll_multishot(sqe(Op::kWatch), watch_fd_, POLLIN);
             break;
+        case Op::kClosed:
+            --closes_in_flight_;
+            if (uring_.fixed_files) {
+                --files_in_use_;
+                // A slot of the file table is free again.
+                if (!accept_armed_ && !accept_paused_ && !shutting_down_ && accept_room())
+                    arm_accept();
+            }
+            break;
         case Op::kIgnore:
             break;
     }
@@ -346,7 +384,20 @@ void UringReactor::complete(uint64_t user_data, int res, uint32_t flags) {
 void UringReactor::arm_accept() {
     io_uring_sqe* s = sqe(Op::kAccept);
     if (uring_.fixed_files) {
-        io_uring_prep_multishot_accept_direct(s, listen_fd_, nullptr, nullptr, 0);
+        // A direct accept takes a connection off the backlog before it looks
+        // for a free slot, and one that finds none is lost (ENFILE); a
+        // multishot accept takes the whole backlog at once. So multishot only
+        // while the free slots outnumber any backlog, and one at a time near
+        // the table's end, stopping when it is full (accept_room()).
+        unsigned free_slots = file_slots_ - files_in_use_;
+        if (free_slots > static_cast<unsigned>(options_.backlog) + kSomaxconnMargin) {
+            io_uring_prep_multishot_accept_direct(s, listen_fd_, nullptr, nullptr, 0);
+        } else {
+            // liburing 2.3 adds one to the index it is given: ALLOC - 1 asks
+            // the kernel to allocate a slot.
+            io_uring_prep_accept_direct(s, listen_fd_, nullptr, nullptr, 0,
+                                        IORING_FILE_INDEX_ALLOC - 1);
+        }
     } else {
         io_uring_prep_multishot_accept(s, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     }
@@ -357,6 +408,7 @@ void UringReactor::on_accept(int res, uint32_t flags) {
     if (!(flags & IORING_CQE_F_MORE)) accept_armed_ = false;
     if (res >= 0) {
         ++stats_.accepted;
+        if (uring_.fixed_files) ++files_in_use_;
         adopt(res);
     } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
         // Out of descriptors (or file-table slots): the connection waits in the
@@ -364,27 +416,46 @@ void UringReactor::on_accept(int res, uint32_t flags) {
         stats_.count(ErrorKind::kAcceptFdLimit);
         if (!accept_paused_) {
             accept_paused_ = true;
-            if (accept_armed_)
-                io_uring_prep_cancel64(sqe(Op::kIgnore), tag(static_cast<uint8_t>(Op::kAccept), 0),
-                                       0);
+            if (accept_armed_) cancel_accept();
             arm_timer(Op::kResume, kAcceptPause);
         }
     } else if (res != -ECANCELED) {
         stats_.count(ErrorKind::kAcceptAborted);
     }
+    if (!accept_room()) {
+        // Fixed files: the table is nearly full. Stop accepting (newcomers wait
+        // in the backlog) until closes free slots (Op::kClosed).
+        if (accept_armed_) cancel_accept();
+        return;
+    }
     if (!accept_armed_ && !accept_paused_ && !shutting_down_) arm_accept();
+}
+
+bool UringReactor::accept_room() const {
+    return !uring_.fixed_files || files_in_use_ < file_slots_;
+}
+
+void UringReactor::cancel_accept() {
+    io_uring_prep_cancel64(sqe(Op::kIgnore), tag(static_cast<uint8_t>(Op::kAccept), 0), 0);
 }
 
 void UringReactor::close_unserved(int fd) {
     if (uring_.fixed_files) {
-        io_uring_prep_close_direct(sqe(Op::kIgnore), static_cast<unsigned>(fd));
+        io_uring_prep_close_direct(sqe(Op::kClosed), static_cast<unsigned>(fd));
+        ++closes_in_flight_;
     } else {
         ::close(fd);
     }
 }
 
 void UringReactor::adopt(int fd) {
-    if (open_ >= options_.max_connections || shutting_down_) {
+    if (shutting_down_) {
+        // Accepted by the multishot accept before its cancel took effect: the
+        // Reactor would have left it in the backlog; closed, and no error.
+        close_unserved(fd);
+        return;
+    }
+    if (open_ >= options_.max_connections) {
         stats_.count(ErrorKind::kConnectionCap);
         close_unserved(fd);
         return;
@@ -594,7 +665,8 @@ void UringReactor::close(uint32_t slot) {
     if (uring_.fixed_files) cancel_flags |= IORING_ASYNC_CANCEL_FD_FIXED;
     io_uring_prep_cancel_fd(cancel, c.fd, cancel_flags);
     cancel->flags |= IOSQE_IO_HARDLINK;
-    io_uring_sqe* shut = sqe(Op::kIgnore);
+    io_uring_sqe* shut = sqe(Op::kClosed);
+    ++closes_in_flight_;
     if (uring_.fixed_files) {
         io_uring_prep_close_direct(shut, static_cast<unsigned>(c.fd));
     } else {
@@ -647,8 +719,7 @@ void UringReactor::sweep() {
 
 void UringReactor::begin_shutdown() {
     shutting_down_ = true;
-    if (accept_armed_)
-        io_uring_prep_cancel64(sqe(Op::kIgnore), tag(static_cast<uint8_t>(Op::kAccept), 0), 0);
+    if (accept_armed_) cancel_accept();
     arm_timer(Op::kDeadline, options_.shutdown_timeout);
     // Bytes that reached a socket before the signal are a request in flight,
     // but their receive completion may not be posted yet: collect every

@@ -104,6 +104,8 @@ private:
     void complete(uint64_t user_data, int res, uint32_t flags);
 
     void arm_accept();
+    void cancel_accept();
+    bool accept_room() const;
     void on_accept(int res, uint32_t flags);
     void adopt(int fd);
     void close_unserved(int fd);
@@ -148,6 +150,9 @@ private:
 
     bool accept_armed_ = false;
     bool accept_paused_ = false;
+    unsigned file_slots_ = 0;    // fixed files: the ring's file table
+    unsigned files_in_use_ = 0;  // fixed files: accepted and not yet closed
+    size_t closes_in_flight_ = 0;
 
     int watch_fd_ = -1;
     std::function<void()> on_watch_;
