@@ -256,7 +256,7 @@ void UringReactor::run() {
     // can still reach a connection's buffers or the receive buffers.
     auto until = Clock::now() + kFinalWait;
     while ((closes_in_flight_ > 0 || !closing_.empty()) && Clock::now() < until) {
-        wait_for_completions();
+        wait_for_completions(std::chrono::milliseconds(100));  // bounded: no timer runs now
         reap();
         release_closed();
     }
@@ -292,9 +292,17 @@ void UringReactor::submit_pending() {
     if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) fail(r, "io_uring_enter");
 }
 
-void UringReactor::wait_for_completions() {
+void UringReactor::wait_for_completions(std::optional<Clock::duration> at_most) {
     // One system call submits everything queued and waits for a completion.
-    int r = io_uring_submit_and_wait(ring_.get(), 1);
+    int r = 0;
+    if (at_most) {
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(*at_most).count();
+        __kernel_timespec ts{.tv_sec = ns / 1'000'000'000, .tv_nsec = ns % 1'000'000'000};
+        io_uring_cqe* cqe = nullptr;
+        r = io_uring_submit_and_wait_timeout(ring_.get(), &cqe, 1, &ts, nullptr);
+    } else {
+        r = io_uring_submit_and_wait(ring_.get(), 1);
+    }
     stats_.count(Syscall::kUringEnter);
     if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY && r != -ETIME)
         fail(r, "io_uring_enter");
@@ -314,9 +322,9 @@ void UringReactor::reap() {
 
 void UringReactor::after_batch() {
     // Receives that ended for want of a buffer: every buffer of the batch is
-    // back in the ring now.
-    // Re-armed even while shutting down: the bytes it was to bring may be a
-    // request sent before the signal, which drain_pass() then collects.
+    // back in the ring now. Re-armed even while shutting down: the bytes they
+    // were to bring may be a request sent before the signal, which
+    // drain_pass() then collects.
     std::vector<uint32_t> rearm;
     rearm.swap(rearm_);
     for (uint32_t slot : rearm) {

@@ -98,7 +98,8 @@ private:
 
     io_uring_sqe* sqe(Op op, uint32_t slot = 0);
     void submit_pending();
-    void wait_for_completions();
+    // Waits for one completion at least, or `at_most` when given.
+    void wait_for_completions(std::optional<Clock::duration> at_most = std::nullopt);
     void reap();
     void after_batch();
     void complete(uint64_t user_data, int res, uint32_t flags);
