@@ -36,7 +36,8 @@ constexpr auto kErrorKindNames = std::to_array({
     "socket_option",
 });
 
-constexpr auto kSyscallNames = std::to_array({"read", "write", "poll", "accept", "wakeup", "uring_enter"});
+constexpr auto kSyscallNames =
+    std::to_array({"read", "write", "poll", "accept", "wakeup", "uring_enter"});
 
 }  // namespace
 
