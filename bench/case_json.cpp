@@ -198,6 +198,10 @@ Json measurement_json(const CaseSpec& spec, const Measured& m, const Accounted& 
     f.set("generator_wait_s", w.foreign.ok ? Json(w.foreign.generator_wait_s) : Json());
     f.set("kernel_threads_s", w.foreign.ok ? maybe(w.foreign.kernel_threads_s) : Json());
     f.set("server_cgroup_s", w.foreign.ok ? maybe(w.foreign.server_cgroup_s) : Json());
+    if (w.foreign.implausible)
+        f.set("discarded",
+              "the machine read busier than all its CPUs over the window: a broken "
+              "reading, not load");
     f.set("busy_source", w.foreign.busy_source);
     f.set("flag", w.foreign.flag);
     f.set("note",

@@ -139,7 +139,10 @@ CpuTimes read_cpu_times() {
     t.irq_us = static_cast<double>(v[5] + v[6]) * tick;
     t.busy_us = static_cast<double>(v[0] + v[1] + v[2]) * tick + t.irq_us;
     t.busy_source = "proc-stat";
+    t.stat_busy_us = t.busy_us;
     t.steal_us = static_cast<double>(v[7]) * tick;
+    long online = ::sysconf(_SC_NPROCESSORS_ONLN);
+    t.cpus = online > 0 ? static_cast<unsigned>(online) : 0;
     t.ok = true;
     // The precise figure, where the root cpuacct cgroup is mounted (cgroup v1).
     for (const char* path :

@@ -50,6 +50,8 @@ struct CpuTimes {
     const char* busy_source = "none";  // "cpuacct" | "proc-stat"
     double steal_us = 0;               // time the hypervisor ran someone else while we wanted a CPU
     double irq_us = 0;                 // irq + softirq
+    double stat_busy_us = 0;           // /proc/stat's busy time, whatever busy_source is
+    unsigned cpus = 0;                 // CPUs online: the most busy time a second can hold
 };
 CpuTimes read_cpu_times();
 

@@ -289,6 +289,32 @@ TEST_CASE("kernel threads, TCP counters and accept queues over the window", "[be
     CHECK(w.kernel.listener_max == std::vector<double>{40, 2});
     CHECK(w.kernel.unread_max < 0);  // no connection sockets sampled
 
+    // Busy time read two ways at the two edges (cpuacct at one, /proc/stat where
+    // the cpuacct read failed at the other) is compared on /proc/stat at both.
+    {
+        auto mixed = ticks;
+        for (auto& t : mixed) t.cpu.stat_busy_us = t.cpu.busy_us;
+        for (auto& t : mixed) t.cpu.busy_source = "cpuacct";
+        mixed[3].cpu.busy_source = "proc-stat";
+        mixed[3].cpu.busy_us = 1e12;  // another counter altogether
+        auto wm = pbb::account_window(250 * ms, 950 * ms, mixed, pbb::parse_snapshots(text));
+        REQUIRE(wm.foreign.ok);
+        CHECK(std::string(wm.foreign.busy_source) == "proc-stat");
+        CHECK(wm.foreign.cpu_s == Approx(0.06));
+    }
+    // A machine read busier than all its CPUs is a broken reading: discarded.
+    {
+        auto busy = ticks;
+        for (auto& t : busy) t.cpu.cpus = 2;  // the figures above: 2 CPUs, fully busy
+        auto wb = pbb::account_window(250 * ms, 950 * ms, busy, pbb::parse_snapshots(text));
+        CHECK(wb.foreign.ok);
+        CHECK_FALSE(wb.foreign.implausible);
+        for (auto& t : busy) t.cpu.cpus = 1;  // the same busy time on one CPU: impossible
+        wb = pbb::account_window(250 * ms, 950 * ms, busy, pbb::parse_snapshots(text));
+        CHECK_FALSE(wb.foreign.ok);
+        CHECK(wb.foreign.implausible);
+    }
+
     // Without the kernel threads at one edge, their time stays in the foreign figure.
     ticks[9].kthread_us = -1;
     w = pbb::account_window(250 * ms, 950 * ms, ticks, pbb::parse_snapshots(text));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <sstream>
 
 #include "json.hpp"
@@ -41,9 +42,24 @@ void account_foreign(WindowAccount& w, const Tick& a, const Tick& b, double serv
         w.foreign.kernel_threads_s = (b.kthread_us - a.kthread_us) / 1e6;
         own += b.kthread_us - a.kthread_us;
     }
-    double foreign_us = std::max(0.0, (b.cpu.busy_us - a.cpu.busy_us) - own);
+    // Both edges must read busy time the same way: a cpuacct read that failed at
+    // one edge fell back to /proc/stat there, and the two counters do not
+    // compare; /proc/stat is at both.
+    double busy_us = b.cpu.busy_us - a.cpu.busy_us;
+    const char* source = b.cpu.busy_source;
+    if (std::strcmp(a.cpu.busy_source, b.cpu.busy_source) != 0) {
+        busy_us = b.cpu.stat_busy_us - a.cpu.stat_busy_us;
+        source = "proc-stat";
+    }
+    // No machine is busier than all its CPUs (plus a few ticks of /proc/stat
+    // rounding): beyond that the reading is broken, not load.
+    if (b.cpu.cpus > 0 && busy_us > (seconds + 0.05) * 1e6 * b.cpu.cpus) {
+        w.foreign.implausible = true;
+        return;
+    }
+    double foreign_us = std::max(0.0, busy_us - own);
     w.foreign.ok = true;
-    w.foreign.busy_source = b.cpu.busy_source;
+    w.foreign.busy_source = source;
     w.foreign.cpu_s = foreign_us / 1e6;
     w.foreign.cpus = w.foreign.cpu_s / seconds;
     w.foreign.steal_s = (b.cpu.steal_us - a.cpu.steal_us) / 1e6;

@@ -93,6 +93,9 @@ struct Foreign {
     // thousands of threads a second. < 0: no cgroup.
     double server_cgroup_s = -1;
     bool flag = false;  // cpus (or steal) above kForeignFlagCpus
+    // The machine read busier than all its CPUs could be over the window: a
+    // broken reading, discarded (ok stays false) rather than called load.
+    bool implausible = false;
 };
 inline constexpr double kForeignFlagCpus = 0.05;
 
