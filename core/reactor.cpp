@@ -207,16 +207,12 @@ Reactor::Stop Reactor::process(Connection& c, const char* data, size_t len, size
             return Stop::kNeedMore;
         }
         Request r;
-        size_t used = 0;
-        auto status = c.reader.next(data + consumed, len - consumed, used, r);
-        consumed += used;
+        auto status = next_request(c.reader, data, len, consumed, r, c.out, stats_);
         if (status == RequestReader::Status::kNeedMore) {
             if (!c.reader.in_progress()) c.request_timing = false;
             return Stop::kNeedMore;
         }
         if (status == RequestReader::Status::kError) {
-            stats_.count(c.reader.error_kind());
-            c.reader.write_error_reply(c.out);
             c.close_after_flush = true;
             return Stop::kClosing;
         }

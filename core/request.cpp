@@ -50,6 +50,19 @@ RequestReader::Status RequestReader::next(const char* data, size_t len, size_t& 
     return Status::kRequest;
 }
 
+RequestReader::Status next_request(RequestReader& reader, const char* data, size_t len,
+                                   size_t& consumed, Request& out, Buffer& reply,
+                                   ThreadStats& stats) {
+    size_t used = 0;
+    auto status = reader.next(data + consumed, len - consumed, used, out);
+    consumed += used;
+    if (status == RequestReader::Status::kError) {
+        stats.count(reader.error_kind());
+        reader.write_error_reply(reply);
+    }
+    return status;
+}
+
 void RequestReader::write_error_reply(Buffer& out) const {
     if (protocol_ != Protocol::kHttp) return;
     int code = http_.error_status();

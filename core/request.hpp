@@ -54,6 +54,16 @@ private:
     ErrorKind error_kind_ = ErrorKind::kProtocol;
 };
 
+// One step of a connection's parse loop, as both connection engines (Reactor,
+// UringReactor) take it: the next request in [data + consumed, data + len).
+//   kRequest  `out` is filled and `consumed` is past it;
+//   kNeedMore every byte is consumed (a partial request waits in `reader`);
+//   kError    the error reply, if the protocol has one, is appended to `reply`
+//             and the error counted in `stats`: send it, then close.
+RequestReader::Status next_request(RequestReader& reader, const char* data, size_t len,
+                                   size_t& consumed, Request& out, Buffer& reply,
+                                   ThreadStats& stats);
+
 // Runs the work `r` asks for on the calling thread.
 void execute(const Request& r);
 // Appends the reply to `r`. Returns the number of bytes appended.

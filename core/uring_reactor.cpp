@@ -589,16 +589,12 @@ UringReactor::Stop UringReactor::process(Connection& c, const char* data, size_t
             return Stop::kNeedMore;
         }
         Request r;
-        size_t used = 0;
-        auto status = c.reader.next(data + consumed, len - consumed, used, r);
-        consumed += used;
+        auto status = next_request(c.reader, data, len, consumed, r, c.out, stats_);
         if (status == RequestReader::Status::kNeedMore) {
             if (!c.reader.in_progress()) c.request_timing = false;
             return Stop::kNeedMore;
         }
         if (status == RequestReader::Status::kError) {
-            stats_.count(c.reader.error_kind());
-            c.reader.write_error_reply(c.out);
             c.close_after_flush = true;
             return Stop::kClosing;
         }
