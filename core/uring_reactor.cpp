@@ -397,8 +397,8 @@ void UringReactor::arm_accept() {
         // multishot accept takes the whole backlog at once. So multishot only
         // while the free slots outnumber any backlog, and one at a time near
         // the table's end, stopping when it is full (accept_room()).
-        unsigned free_slots = file_slots_ - files_in_use_;
-        if (free_slots > static_cast<unsigned>(options_.backlog) + kSomaxconnMargin) {
+        accept_multishot_ = room_for_backlog();
+        if (accept_multishot_) {
             io_uring_prep_multishot_accept_direct(s, listen_fd_, nullptr, nullptr, 0);
         } else {
             // liburing 2.3 adds one to the index it is given: ALLOC - 1 asks
@@ -408,8 +408,14 @@ void UringReactor::arm_accept() {
         }
     } else {
         io_uring_prep_multishot_accept(s, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        accept_multishot_ = true;
     }
     accept_armed_ = true;
+    accept_cancelled_ = false;
+}
+
+bool UringReactor::room_for_backlog() const {
+    return file_slots_ - files_in_use_ > static_cast<unsigned>(options_.backlog) + kSomaxconnMargin;
 }
 
 void UringReactor::on_accept(int res, uint32_t flags) {
@@ -431,9 +437,15 @@ void UringReactor::on_accept(int res, uint32_t flags) {
         stats_.count(ErrorKind::kAcceptAborted);
     }
     if (!accept_room()) {
-        // Fixed files: the table is nearly full. Stop accepting (newcomers wait
-        // in the backlog) until closes free slots (Op::kClosed).
+        // Fixed files: the table is full. Stop accepting (newcomers wait in the
+        // backlog) until closes free slots (Op::kClosed).
         if (accept_armed_) cancel_accept();
+        return;
+    }
+    if (uring_.fixed_files && accept_armed_ && accept_multishot_ && !room_for_backlog()) {
+        // No longer room for a whole backlog: end the multishot accept; its
+        // final completion re-arms one accept at a time.
+        cancel_accept();
         return;
     }
     if (!accept_armed_ && !accept_paused_ && !shutting_down_) arm_accept();
@@ -444,6 +456,8 @@ bool UringReactor::accept_room() const {
 }
 
 void UringReactor::cancel_accept() {
+    if (accept_cancelled_) return;  // once per armed accept
+    accept_cancelled_ = true;
     io_uring_prep_cancel64(sqe(Op::kIgnore), tag(static_cast<uint8_t>(Op::kAccept), 0), 0);
 }
 

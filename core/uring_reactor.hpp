@@ -107,6 +107,7 @@ private:
     void arm_accept();
     void cancel_accept();
     bool accept_room() const;
+    bool room_for_backlog() const;
     void on_accept(int res, uint32_t flags);
     void adopt(int fd);
     void close_unserved(int fd);
@@ -151,8 +152,10 @@ private:
 
     bool accept_armed_ = false;
     bool accept_paused_ = false;
-    unsigned file_slots_ = 0;    // fixed files: the ring's file table
-    unsigned files_in_use_ = 0;  // fixed files: accepted and not yet closed
+    bool accept_multishot_ = false;  // the armed accept is a multishot one
+    bool accept_cancelled_ = false;  // and its cancel is on its way
+    unsigned file_slots_ = 0;        // fixed files: the ring's file table
+    unsigned files_in_use_ = 0;      // fixed files: accepted and not yet closed
     size_t closes_in_flight_ = 0;
 
     int watch_fd_ = -1;
