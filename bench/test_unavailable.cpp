@@ -72,6 +72,7 @@ struct BenchRun {
     int status = -1;
     std::string err;  // patternbench's stderr: the console progress
     fs::path out;     // its --out-dir
+    Json entry;       // run_beside_stand_in(): the stand-in's unavailable.json entry
 };
 
 // patternbench on the quick profile's frame tiny cases at 16 connections of
@@ -166,6 +167,25 @@ std::vector<std::pair<std::string, std::string>> gbench_rows(const fs::path& out
 
 constexpr const char* kStandInReason = "stand-in for a pattern this machine cannot run";
 
+// Runs single beside a stand-in server-reuseport (`script`), and checks what
+// both ways of being unavailable share: the run completes, single is measured,
+// reuseport has no case file and is recorded with the stand-in's reason, found
+// as `found`. Returns the run for the caller's own checks.
+BenchRun run_beside_stand_in(const fs::path& root, const std::string& script, const char* found) {
+    fs::path dir = server_dir_with(root, "reuseport", script);
+    BenchRun r = run_patternbench(root, "single|reuseport", dir.string());
+    INFO("stderr:\n" << r.err);
+    REQUIRE(r.status == 0);
+    check_measured(r.out, "single");
+    CHECK_FALSE(has_case_file(r.out, "reuseport"));
+    auto entry = unavailable_entry(r.out, "reuseport");
+    REQUIRE(entry);
+    CHECK(entry->at("reason").as_string() == kStandInReason);
+    CHECK(entry->at("found").as_string() == found);
+    r.entry = *entry;
+    return r;
+}
+
 }  // namespace
 
 TEST_CASE("the reason is read from the server's one line", "[unavailable]") {
@@ -204,18 +224,10 @@ TEST_CASE("a pattern whose --check-available says 69 is left out and the run goe
     const std::string line =
         std::string("echo 'server-reuseport: not available on this machine: ") + kStandInReason +
         "' >&2\nexit 69\n";
-    fs::path dir = server_dir_with(tmp.path, "reuseport", line);
-    BenchRun r = run_patternbench(tmp.path, "single|reuseport", dir.string());
+    BenchRun r = run_beside_stand_in(tmp.path, line, "check-available");
     INFO("stderr:\n" << r.err);
-    REQUIRE(r.status == 0);
-    check_measured(r.out, "single");
-    CHECK_FALSE(has_case_file(r.out, "reuseport"));
-    auto entry = unavailable_entry(r.out, "reuseport");
-    REQUIRE(entry);
-    CHECK(entry->at("reason").as_string() == kStandInReason);
-    CHECK(entry->at("found").as_string() == "check-available");
-    REQUIRE(entry->at("cases").as_array().size() == 1);
-    CHECK(entry->at("cases").as_array()[0].as_string() == "matrix/reuseport/frame/tiny/c16");
+    REQUIRE(r.entry.at("cases").as_array().size() == 1);
+    CHECK(r.entry.at("cases").as_array()[0].as_string() == "matrix/reuseport/frame/tiny/c16");
     CHECK_FALSE(unavailable_entry(r.out, "single"));
     // Never registered: no row, so no error, in Google Benchmark's record.
     CHECK(gbench_rows(r.out, "matrix/reuseport/").empty());
@@ -232,16 +244,8 @@ TEST_CASE("a server that passes the check but exits 69 at case start is not avai
         std::string("if [ \"$1\" = --check-available ]; then echo available; exit 0; fi\n") +
         "echo 'server-reuseport: not available on this machine: " + kStandInReason +
         "' >&2\nexit 69\n";
-    fs::path dir = server_dir_with(tmp.path, "reuseport", script);
-    BenchRun r = run_patternbench(tmp.path, "single|reuseport", dir.string());
+    BenchRun r = run_beside_stand_in(tmp.path, script, "case start");
     INFO("stderr:\n" << r.err);
-    REQUIRE(r.status == 0);
-    check_measured(r.out, "single");
-    CHECK_FALSE(has_case_file(r.out, "reuseport"));
-    auto entry = unavailable_entry(r.out, "reuseport");
-    REQUIRE(entry);
-    CHECK(entry->at("reason").as_string() == kStandInReason);
-    CHECK(entry->at("found").as_string() == "case start");
     // Registered before it was known: its row carries the reason, not a generic error.
     auto rows = gbench_rows(r.out, "matrix/reuseport/");
     REQUIRE(rows.size() == 1);
