@@ -15,9 +15,10 @@ from .charts_style import (
     generator_bound_points,
     plot_tail,
     range_cells,
+    range_line,
 )
 from .gnuplot import Chart, datablock, quote, ticlabel
-from .rundir import Case, jain, label, maxmin, pattern_key, thread_values
+from .rundir import Case, jain, maxmin, pattern_key, thread_values
 
 # Thread-per-conn under churn can leave one stats entry per connection: past this
 # many bars a group shows evenly spaced order statistics of the sorted values.
@@ -46,11 +47,7 @@ def throughput(
             continue
         shown.append(pattern)
         body.append(datablock(f"p{i}", rows))
-        # The line joins the medians; the bar is the [min-max] over the repetitions.
-        plots.append(
-            f"$p{i} using 1:2:3:4 with yerrorlines lw 2 pt 7 ps 1.2 lc rgb '{pal(pattern)}' "
-            f"title {quote(label(pattern))}"
-        )
+        plots.append(range_line(f"p{i}", pattern, pal))
     if not plots:
         return None
     for b, p in (

@@ -82,6 +82,15 @@ def range_cells(m, log=False):
     return (m.value, m.lo, m.hi)
 
 
+def range_line(block: str, pattern: str, pal) -> str:
+    """The plot clause of one pattern's series from datablock `block` (x, median, lo,
+    hi): the line joins the medians, the bar is the [min-max] over the repetitions."""
+    return (
+        f"${block} using 1:2:3:4 with yerrorlines lw 2 pt 7 ps 1.2 lc rgb '{pal(pattern)}' "
+        f"title {quote(label(pattern))}"
+    )
+
+
 # Point symbols of the verdicts, the same shapes as the marks in REPORT.md's tables
 # (report_markdown.py): open diamond = generator busy (generator-bound), open triangle =
 # generator late, open square = server saturated.

@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 
 from . import units as u
-from .charts_style import plot_tail, range_cells
+from .charts_style import plot_tail, range_cells, range_line
 from .gnuplot import Chart, datablock, quote
 from .report_markdown import table
-from .rundir import label, num, pattern_key
+from .rundir import num, pattern_key
 
 WORKLOAD_ORDER = ("tiny", "churn", "cpu")
 # Below this share of the linear ideal at the top point, a pattern "stops scaling".
@@ -75,10 +75,7 @@ def chart(name, workload, per_pattern, run_patterns, pal, per_cpu: bool) -> Char
             continue
         shown.append(pattern)
         body.append(datablock(f"p{i}", rows))
-        plots.append(
-            f"$p{i} using 1:2:3:4 with yerrorlines lw 2 pt 7 ps 1.2 lc rgb '{pal(pattern)}' "
-            f"title {quote(label(pattern))}"
-        )
+        plots.append(range_line(f"p{i}", pattern, pal))
         one = pts.get(1)
         if one is not None and one.c("rps"):
             r1 = one.c("rps")
